@@ -1,0 +1,93 @@
+# zwsd — one non-recursive Makefile. `make` installs missing Debian packages
+# (scripts/deps.sh), then builds everything into build/.
+#   make            build zwsd, zwsd-broker, zwsd-send, zwsd-loadgen
+#   make run        start zwsd with the embedded broker on :8080
+#   make test       unit tests, end-to-end tests, man page lint
+#   make test-asan  the same under AddressSanitizer + LeakSanitizer
+#   make install    binaries, man pages, systemd units (PREFIX, DESTDIR)
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror \
+            -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wpointer-arith \
+            -Wcast-qual -Wno-cast-qual -MMD -MP -Iproto -Ibroker -Idaemon
+LDLIBS   += -lzmq -lczmq -lwslay -lmsgpackc -ljansson -lhttp_parser -lcrypto \
+            -ljwt -lsystemd -lm
+
+PROTO_SRC   := $(wildcard proto/*.c)
+BROKER_SRC  := $(filter-out broker/main.c broker/send.c,$(wildcard broker/*.c))
+DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+UNIT_SRC    := $(wildcard test/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+PROGS := $(BUILD)/zwsd $(BUILD)/zwsd-broker $(BUILD)/zwsd-send $(if $(wildcard scripts/loadgen.c),$(BUILD)/zwsd-loadgen)
+UNITS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
+
+all: $(BUILD)/.deps $(PROGS)
+
+$(BUILD)/.deps: scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@sh scripts/deps.sh
+	@touch $@
+
+$(BUILD)/%.o: %.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libproto.a: $(call obj,$(PROTO_SRC))
+	$(AR) rcs $@ $^
+$(BUILD)/libbroker.a: $(call obj,$(BROKER_SRC))
+	$(AR) rcs $@ $^
+$(BUILD)/libdaemon.a: $(call obj,$(DAEMON_SRC))
+	$(AR) rcs $@ $^
+
+LIBS := $(BUILD)/libdaemon.a $(BUILD)/libbroker.a $(BUILD)/libproto.a
+
+$(BUILD)/zwsd: $(BUILD)/daemon/main.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/zwsd-broker: $(BUILD)/broker/main.o $(BUILD)/libbroker.a $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/zwsd-send: $(BUILD)/broker/send.o $(BUILD)/libbroker.a $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/zwsd-loadgen: $(BUILD)/scripts/loadgen.o $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test/%: $(BUILD)/test/unit/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+units: $(UNITS)
+
+run: all
+	$(BUILD)/zwsd --runtime-dir $${ZWSD_RUNTIME_DIR:-/tmp/zwsd-run-$$(id -u)} -v
+
+test: all $(UNITS)
+	@sh test/run.sh $(BUILD)
+
+# ASan/LSan build in its own tree; the e2e suite runs against it.
+test-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address -fno-omit-frame-pointer" \
+	        LDFLAGS="-fsanitize=address" test
+
+lint:
+	mandoc -Tlint -Wwarning man/*.[1-9]
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	           $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	for p in man/*.1; do [ -e "$$p" ] && install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for p in man/*.7; do [ -e "$$p" ] && install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man7/; done; true
+	for p in man/*.8; do [ -e "$$p" ] && install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	if [ -d dist ] && ls dist/*.service >/dev/null 2>&1; then \
+	    install -d $(DESTDIR)/etc/systemd/system && \
+	    install -m 0644 dist/*.service $(DESTDIR)/etc/systemd/system/; fi
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all run test test-asan lint install clean units
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,259 @@
+/* broker — see broker.h. One loop: drain subscription messages first (so
+ * the table is never behind the XPUB's own trie when a chat is routed),
+ * then forward a bounded batch of published messages. */
+#include "broker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "envelope.h"
+#include "log.h"
+#include "subtable.h"
+#include "topic.h"
+#include "valid.h"
+
+#define BATCH 1024
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+typedef struct {
+    void            *ctx;
+    void            *xsub;          /* publishers connect here (--pub) */
+    void            *xpub;          /* subscribers connect here (--sub) */
+    subtable_t      *table;
+    msgpack_sbuffer  sbuf;
+    uint64_t         forwarded, offline, malformed;
+} broker_t;
+
+static int
+s_setint(void *sock, int opt, int val)
+{
+    return zmq_setsockopt(sock, opt, &val, sizeof val);
+}
+
+static void
+s_drain_subs(broker_t *b)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, b->xpub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        subtable_apply(b->table, zmq_msg_data(&m), zmq_msg_size(&m));
+        zmq_msg_close(&m);
+    }
+}
+
+/* Publish an envelope we built to one worker's inbox. */
+static void
+s_reply(broker_t *b, env_str_t origin, const env_t *e)
+{
+    char topic[TOPIC_MAX];
+    size_t tn;
+    if (!valid_name(origin.p, origin.n)
+        || !(tn = topic_make(topic, TOPIC_WORKER, origin.p, origin.n)))
+        return;
+    b->sbuf.size = 0;
+    if (env_encode(e, &b->sbuf) < 0)
+        return;
+    if (zmq_send(b->xpub, topic, tn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return;
+    zmq_send(b->xpub, b->sbuf.data, b->sbuf.size, ZMQ_DONTWAIT);
+}
+
+/* A message to "s|": a query or report for the broker itself. */
+static void
+s_service(broker_t *b, const char *data, size_t len)
+{
+    env_t q, r;
+    if (env_decode(data, len, &q) < 0) {
+        b->malformed++;
+        return;
+    }
+    switch (q.kind) {
+    case ENV_PRESENCE:
+        env_init(&r, ENV_PRESENCE);
+        r.req = q.req;
+        r.online_n = q.users_n;
+        r.users_n = q.users_n;          /* echoed: the asker keeps no copy */
+        for (uint32_t i = 0; i < q.users_n; i++)
+            r.users[i] = q.users[i];
+        for (uint32_t i = 0; i < q.users_n; i++)
+            r.online[i] = subtable_user_count(b->table, q.users[i].p, q.users[i].n) > 0;
+        s_reply(b, q.origin, &r);
+        break;
+    case ENV_ONLINE:
+        env_init(&r, ENV_ONLINE);
+        r.req = q.req;
+        r.nusers = (int64_t)subtable_users(b->table);
+        r.nsessions = subtable_sessions(b->table, clock_now_ms());
+        s_reply(b, q.origin, &r);
+        break;
+    case ENV_STATS:
+        if (q.origin.p && q.nsessions >= 0)
+            subtable_stats(b->table, q.origin.p, q.origin.n, q.nsessions, clock_now_ms());
+        break;
+    default:
+        b->malformed++;
+    }
+}
+
+/* A chat whose receiver has no subscriber: tell the origin, if it asked. */
+static void
+s_offline(broker_t *b, const char *data, size_t len)
+{
+    env_t e, r;
+    if (env_decode(data, len, &e) < 0 || e.kind != ENV_CHAT || !e.req || !e.origin.p)
+        return;
+    env_init(&r, ENV_RCPT);
+    r.req = e.req;
+    r.mid = e.mid;
+    r.status = env_cstr("offline");
+    s_reply(b, e.origin, &r);
+    b->offline++;
+}
+
+static void
+s_skip_rest(void *sock)
+{
+    int more;
+    size_t sz = sizeof more;
+    zmq_msg_t m;
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, sock, 0);
+        zmq_msg_close(&m);
+    }
+}
+
+static void
+s_forward(broker_t *b)
+{
+    for (int i = 0; i < BATCH; i++) {
+        zmq_msg_t topic, env;
+        zmq_msg_init(&topic);
+        if (zmq_msg_recv(&topic, b->xsub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&topic);
+            return;
+        }
+        zmq_msg_init(&env);
+        if (!zmq_msg_more(&topic) || zmq_msg_recv(&env, b->xsub, 0) < 0
+            || zmq_msg_more(&env)) {
+            s_skip_rest(b->xsub);       /* exactly two frames, or dropped */
+            zmq_msg_close(&topic);
+            zmq_msg_close(&env);
+            b->malformed++;
+            continue;
+        }
+        const char *t = zmq_msg_data(&topic);
+        size_t tn = zmq_msg_size(&topic);
+        topic_kind_t kind;
+        const char *name;
+        size_t nlen;
+        int ok = topic_parse(t, tn, &kind, &name, &nlen) == 0;
+        if (ok && kind == TOPIC_BROKER) {
+            s_service(b, zmq_msg_data(&env), zmq_msg_size(&env));
+        } else if (ok && kind == TOPIC_USER
+                   && subtable_user_count(b->table, name, nlen) == 0
+                   && (s_drain_subs(b), subtable_user_count(b->table, name, nlen) == 0)) {
+            /* drained again first: a subscription may have just arrived */
+            s_offline(b, zmq_msg_data(&env), zmq_msg_size(&env));
+        } else {
+            zmq_msg_send(&topic, b->xpub, ZMQ_SNDMORE);
+            zmq_msg_send(&env, b->xpub, 0);
+            b->forwarded++;
+        }
+        zmq_msg_close(&topic);
+        zmq_msg_close(&env);
+    }
+}
+
+int
+broker_run(const char *pub_ep, const char *sub_ep)
+{
+    broker_t b = { 0 };
+    int rc = 1;
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    msgpack_sbuffer_init(&b.sbuf);
+    b.ctx = zmq_ctx_new();
+    b.table = subtable_new();
+    if (!b.ctx || !b.table)
+        goto done;
+    b.xsub = zmq_socket(b.ctx, ZMQ_XSUB);
+    b.xpub = zmq_socket(b.ctx, ZMQ_XPUB);
+    if (!b.xsub || !b.xpub)
+        goto done;
+    /* Subscriptions are messages: with any HWM they can be dropped silently
+     * (libzmq #4064), so their whole path has none. Data to one subscriber
+     * is bounded; past it that subscriber loses messages, others do not. */
+    s_setint(b.xsub, ZMQ_SNDHWM, 0);
+    s_setint(b.xsub, ZMQ_RCVHWM, 0);
+    s_setint(b.xpub, ZMQ_RCVHWM, 0);
+    s_setint(b.xpub, ZMQ_SNDHWM, BROKER_DATA_HWM);
+    s_setint(b.xpub, ZMQ_XPUB_VERBOSER, 1);
+    for (int i = 0; i < 2; i++) {
+        void *s = i ? b.xpub : b.xsub;
+        s_setint(s, ZMQ_LINGER, 0);
+        s_setint(s, ZMQ_HEARTBEAT_IVL, 1000);
+        s_setint(s, ZMQ_HEARTBEAT_TIMEOUT, 3000);
+    }
+    if (zmq_bind(b.xsub, pub_ep) < 0) {
+        log_errx("cannot bind publish endpoint %s: %s", pub_ep, zmq_strerror(errno));
+        goto done;
+    }
+    if (zmq_bind(b.xpub, sub_ep) < 0) {
+        log_errx("cannot bind subscribe endpoint %s: %s", sub_ep, zmq_strerror(errno));
+        goto done;
+    }
+    /* One subscription to everything: publishers send all they have and
+     * keep no copy of the table; the XPUB filters per subscriber. */
+    zmq_send(b.xsub, "\x01", 1, 0);
+    log_info("broker ready: pub %s, sub %s", pub_ep, sub_ep);
+
+    int64_t next_log = clock_now_ms() + 10000;
+    while (!s_stop) {
+        zmq_pollitem_t items[2] = {
+            { b.xsub, 0, ZMQ_POLLIN, 0 },
+            { b.xpub, 0, ZMQ_POLLIN, 0 },
+        };
+        if (zmq_poll(items, 2, 1000) < 0 && errno != EINTR)
+            break;
+        s_drain_subs(&b);
+        s_forward(&b);
+        if (log_verbosity() > 0 && clock_now_ms() >= next_log) {
+            next_log = clock_now_ms() + 10000;
+            log_debug("users %zu, forwarded %llu, offline %llu, malformed %llu",
+                      subtable_users(b.table), (unsigned long long)b.forwarded,
+                      (unsigned long long)b.offline, (unsigned long long)b.malformed);
+        }
+    }
+    log_info("broker stopping");
+    rc = 0;
+done:
+    if (b.xsub)
+        zmq_close(b.xsub);
+    if (b.xpub)
+        zmq_close(b.xpub);
+    if (b.ctx)
+        zmq_ctx_term(b.ctx);
+    subtable_destroy(&b.table);
+    msgpack_sbuffer_destroy(&b.sbuf);
+    return rc;
+}

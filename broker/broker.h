@@ -1,0 +1,25 @@
+/* broker — the XSUB/XPUB forwarder at the centre of a zwsd cluster.
+ *
+ * Runs in its own process: the standalone zwsd-broker, or the child the zwsd
+ * supervisor forks in embedded mode. Publishers (workers, backends,
+ * zwsd-send) connect PUB sockets to pub_ep; workers connect SUB sockets to
+ * sub_ep. The broker subscribes its XSUB to everything once, so publishers
+ * keep no copy of the subscription table; filtering happens here, in the
+ * XPUB. Subscriptions travel with no high-water mark (never dropped).
+ *
+ * It counts subscribers per user topic (XPUB_VERBOSER reports every
+ * subscribe, unsubscribe and the unsubscriptions of a subscriber that went
+ * away), answers a chat that has no subscriber with an "offline" receipt to
+ * its origin, and answers presence and online-count queries sent to "s|".
+ *
+ * broker_run() creates its own ZeroMQ context (call it after fork), returns
+ * 0 after SIGTERM/SIGINT, or 1 if an endpoint cannot be bound (logged). It
+ * installs its own handlers for SIGTERM and SIGINT. */
+#ifndef ZWSD_BROKER_H
+#define ZWSD_BROKER_H
+
+#define BROKER_DATA_HWM 1000000     /* per subscriber, then drop for it */
+
+int broker_run(const char *pub_ep, const char *sub_ep);
+
+#endif

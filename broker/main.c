@@ -1,0 +1,56 @@
+/* zwsd-broker — the standalone broker for a cluster of zwsd hosts.
+ * Runs in the foreground; see zwsd-broker(8). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "broker.h"
+#include "log.h"
+#include "version.h"
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: zwsd-broker [--pub ENDPOINT] [--sub ENDPOINT] [-v] [-h] [--version]\n"
+        "  --pub ENDPOINT  where publishers connect (default tcp://127.0.0.1:7001)\n"
+        "  --sub ENDPOINT  where subscribers connect (default tcp://127.0.0.1:7002)\n"
+        "  -v              more verbose (repeatable)\n"
+        "  -h, --help      this help\n"
+        "  --version       print the version\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *pub = "tcp://127.0.0.1:7001", *sub = "tcp://127.0.0.1:7002";
+    int verbose = 0;
+    static const struct option opts[] = {
+        { "pub", required_argument, NULL, 'p' },
+        { "sub", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': pub = optarg; break;
+        case 's': sub = optarg; break;
+        case 'v': verbose++; break;
+        case 'h': s_usage(stdout); return 0;
+        case 'V': printf("zwsd-broker %s\n", ZWSD_VERSION); return 0;
+        default:
+            fprintf(stderr, "zwsd-broker: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            s_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "zwsd-broker: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    log_init("zwsd-broker", verbose);
+    return broker_run(pub, sub);
+}

@@ -1,0 +1,45 @@
+/* metrics — counters every worker updates and any worker can report for
+ * the whole host (GET /metrics), without locks or messages.
+ *
+ * The supervisor calls metrics_init() before forking: one shared anonymous
+ * mapping with a row of counters per worker slot plus a supervisor row.
+ * A worker calls metrics_attach(slot) and then only touches its own row
+ * (single writer per row, so plain 64-bit stores are enough); readers sum
+ * the rows. Without metrics_init() every call is a cheap no-op. */
+#ifndef ZWSD_METRICS_H
+#define ZWSD_METRICS_H
+
+#include <stdint.h>
+
+typedef enum {
+    M_CONNECTIONS,          /* gauge: open TCP connections */
+    M_SESSIONS,             /* gauge: upgraded sessions */
+    M_HANDSHAKES_OK,
+    M_REFUSED_400, M_REFUSED_401, M_REFUSED_403, M_REFUSED_404,
+    M_REFUSED_426, M_REFUSED_431, M_REFUSED_503, M_REFUSED_OTHER,
+    M_FRAMES_IN, M_FRAMES_OUT,
+    M_ROUTED_CHAT, M_ROUTED_GROUP, M_ROUTED_BCAST,
+    M_ACK_DELIVERED, M_ACK_OFFLINE, M_ACK_SENT, M_ACK_UNAVAILABLE,
+    M_ACK_JOINED, M_ACK_LEFT,
+    M_ERR_BASE,             /* + cj_code_t: errors by code (10 slots) */
+    M_CLOSE_SLOW = M_ERR_BASE + 10,
+    M_CLOSE_RATE,
+    M_KICKED,
+    M_WORKER_RESTARTS,      /* supervisor row */
+    M_BROKER_RESTARTS,      /* supervisor row */
+    M_BUS_UP,               /* gauge per worker: 1 when the broker answers */
+    M_COUNT
+} metric_t;
+
+int      metrics_init(int slots);           /* 0, or -1 (logged) */
+void     metrics_attach(int slot);          /* slot -1: the supervisor row */
+void     metrics_inc(metric_t m);
+void     metrics_dec(metric_t m);
+void     metrics_set(metric_t m, int64_t v);
+void     metrics_refused(int http_status);
+int64_t  metrics_sum(metric_t m);
+int64_t  metrics_get(int slot, metric_t m);
+int      metrics_slots(void);
+void     metrics_reset_slot(int slot);      /* supervisor, before a respawn */
+
+#endif

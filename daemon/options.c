@@ -1,0 +1,371 @@
+/* options — see options.h. One table drives getopt_long, the config file
+ * and --help, so the three can never disagree. */
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "version.h"
+
+typedef int (*opt_set_fn)(options_t *o, const char *v);
+
+typedef struct {
+    const char *name;
+    int         has_arg;            /* 0 = flag */
+    opt_set_fn  set;
+    const char *arg;                /* for --help */
+    const char *help;
+    int         live;               /* SIGHUP can apply it without restart */
+} opt_def_t;
+
+static int
+s_parse_size(const char *v, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int
+s_addr_ok(const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    long long port;
+    return colon && colon != v && s_parse_size(colon + 1, 1, 65535, &port) == 0;
+}
+
+static int
+s_copy(char *dst, size_t len, const char *v)
+{
+    if (strlen(v) >= len)
+        return -1;
+    strcpy(dst, v);
+    return 0;
+}
+
+static int s_listen(options_t *o, const char *v)
+{ return s_addr_ok(v) ? s_copy(o->listen, sizeof o->listen, v) : -1; }
+static int s_workers(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 1, 256, &n)) return -1; o->workers = (int)n; return 0; }
+static int
+s_broker(options_t *o, const char *v)
+{
+    const char *comma = strchr(v, ',');
+    if (!comma || comma == v || !comma[1] || strchr(comma + 1, ','))
+        return -1;
+    size_t n = (size_t)(comma - v);
+    if (n >= sizeof o->broker_pub || strlen(comma + 1) >= sizeof o->broker_sub)
+        return -1;
+    memcpy(o->broker_pub, v, n);
+    o->broker_pub[n] = '\0';
+    strcpy(o->broker_sub, comma + 1);
+    for (int i = 0; i < 2; i++) {
+        const char *e = i ? o->broker_sub : o->broker_pub;
+        if (strncmp(e, "tcp://", 6) && strncmp(e, "ipc://", 6))
+            return -1;
+    }
+    return 0;
+}
+static int s_runtime(options_t *o, const char *v)
+{ return *v == '/' ? s_copy(o->runtime_dir, sizeof o->runtime_dir, v) : -1; }
+static int s_max_message(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 64, 16777216, &n)) return -1; o->max_message = (size_t)n; return 0; }
+static int
+s_sessions(options_t *o, const char *v)
+{
+    if (!strcmp(v, "single")) o->sessions_multi = 0;
+    else if (!strcmp(v, "multi")) o->sessions_multi = 1;
+    else return -1;
+    return 0;
+}
+static int s_api_listen(options_t *o, const char *v)
+{ return (!strcmp(v, "off") || s_addr_ok(v)) ? s_copy(o->api_listen, sizeof o->api_listen, v) : -1; }
+static int s_api_key(options_t *o, const char *v)
+{ return access(v, R_OK) == 0 ? s_copy(o->api_key_file, sizeof o->api_key_file, v) : -1; }
+static int
+s_bool(int *dst, const char *v)
+{
+    if (!v || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1")) *dst = 1;
+    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0")) *dst = 0;
+    else return -1;
+    return 0;
+}
+static int s_client_bcast(options_t *o, const char *v) { return s_bool(&o->allow_client_broadcast, v); }
+static int s_max_groups(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 0, 100000, &n)) return -1; o->max_groups = (int)n; return 0; }
+static int s_rate(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 0, 10000000, &n)) return -1; o->rate_limit = (int)n; return 0; }
+static int s_max_out(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 4096, 1LL << 30, &n)) return -1; o->max_outbound = (size_t)n; return 0; }
+static int s_shutdown(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 1, 3600, &n)) return -1; o->shutdown_timeout = (int)n; return 0; }
+static int s_config(options_t *o, const char *v) { return s_copy(o->config, sizeof o->config, v); }
+static int s_verbose(options_t *o, const char *v)
+{ long long n; if (!v) { o->verbose++; return 0; } if (s_parse_size(v, 0, 9, &n)) return -1; o->verbose = (int)n; return 0; }
+
+static const opt_def_t s_opts[] = {
+    { "listen", 1, s_listen, "ADDR:PORT", "WebSocket listener (default 0.0.0.0:8080)", 0 },
+    { "workers", 1, s_workers, "N", "worker processes (default: number of cores)", 0 },
+    { "broker", 1, s_broker, "PUB,SUB", "external broker endpoints (default: embedded broker)", 0 },
+    { "runtime-dir", 1, s_runtime, "DIR", "ipc sockets and lock file (default /run/zwsd)", 0 },
+    { "max-message", 1, s_max_message, "BYTES", "largest client message (default 65536)", 1 },
+    { "sessions", 1, s_sessions, "single|multi", "sessions per user (default single)", 1 },
+    { "api-listen", 1, s_api_listen, "ADDR:PORT|off", "HTTP API listener (default 127.0.0.1:8081)", 0 },
+    { "api-key-file", 1, s_api_key, "FILE", "require Authorization: Bearer <key> on the API", 1 },
+    { "allow-client-broadcast", 0, s_client_bcast, NULL, "let clients send broadcast frames", 1 },
+    { "max-groups", 1, s_max_groups, "N", "groups per session (default 256)", 1 },
+    { "rate-limit", 1, s_rate, "N", "messages/s per connection, bursts of 2N, 0 = off (default 1000)", 1 },
+    { "max-outbound", 1, s_max_out, "BYTES", "outbound queue per connection before close 4008 (default 1048576)", 1 },
+    { "shutdown-timeout", 1, s_shutdown, "SEC", "graceful stop deadline (default 10)", 1 },
+    { "config", 1, s_config, "FILE", "read options from FILE (name = value lines)", 0 },
+    { "verbose", 2, s_verbose, NULL, NULL, 1 },    /* -v; "verbose = N" in a config file */
+};
+#define NOPTS (sizeof s_opts / sizeof *s_opts)
+
+void
+options_usage(FILE *out)
+{
+    fprintf(out, "usage: zwsd [options]\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (!s_opts[i].help)
+            continue;
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", s_opts[i].name, s_opts[i].arg ? " " : "",
+                 s_opts[i].arg ? s_opts[i].arg : "");
+        fprintf(out, "  %-32s %s\n", left, s_opts[i].help);
+    }
+    fprintf(out, "  %-32s %s\n", "-v", "more verbose (repeatable)");
+    fprintf(out, "  %-32s %s\n", "-h, --help", "this help");
+    fprintf(out, "  %-32s %s\n", "--version", "print the version");
+}
+
+static void
+s_defaults(options_t *o)
+{
+    memset(o, 0, sizeof *o);
+    strcpy(o->listen, "0.0.0.0:8080");
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    o->workers = n > 0 ? (int)(n > 256 ? 256 : n) : 1;
+    o->max_message = 65536;
+    strcpy(o->api_listen, "127.0.0.1:8081");
+    o->max_groups = 256;
+    o->rate_limit = 1000;
+    o->max_outbound = 1048576;
+    o->shutdown_timeout = 10;
+}
+
+static void
+s_default_runtime(options_t *o)
+{
+    const char *rd = getenv("RUNTIME_DIRECTORY"), *xdg = getenv("XDG_RUNTIME_DIR");
+    if (o->runtime_dir[0])
+        return;
+    if (rd && *rd == '/')
+        snprintf(o->runtime_dir, sizeof o->runtime_dir, "%.*s", (int)strcspn(rd, ":"), rd);
+    else if (geteuid() == 0)
+        strcpy(o->runtime_dir, "/run/zwsd");
+    else if (xdg && *xdg == '/')
+        snprintf(o->runtime_dir, sizeof o->runtime_dir, "%s/zwsd", xdg);
+    else
+        snprintf(o->runtime_dir, sizeof o->runtime_dir, "/tmp/zwsd-%u", (unsigned)geteuid());
+}
+
+static const opt_def_t *
+s_find(const char *name, size_t *idx)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (!strcmp(s_opts[i].name, name)) {
+            *idx = i;
+            return &s_opts[i];
+        }
+    return NULL;
+}
+
+/* Apply the config file; lines set in cli_mask (from the command line) are
+ * parsed but not applied, so flags win. Returns OPT_RUN or OPT_USAGE. */
+static int
+s_load_file(options_t *o, const char *path, unsigned long long cli_mask)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "zwsd: --config %s: %s\n", path, strerror(errno));
+        return OPT_USAGE;
+    }
+    char line[1024];
+    int lineno = 0, rc = OPT_RUN;
+    while (rc == OPT_RUN && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line, *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        while (isspace((unsigned char)*p))
+            p++;
+        char *end = p + strlen(p);
+        while (end > p && isspace((unsigned char)end[-1]))
+            *--end = '\0';
+        if (!*p)
+            continue;
+        char *eq = strchr(p, '='), *val = NULL;
+        if (eq) {
+            val = eq + 1;
+            char *k = eq;
+            while (k > p && isspace((unsigned char)k[-1]))
+                k--;
+            *k = '\0';
+            while (isspace((unsigned char)*val))
+                val++;
+        }
+        size_t idx;
+        const opt_def_t *d = s_find(p, &idx);
+        if (!d || !strcmp(p, "config")) {
+            fprintf(stderr, "zwsd: %s:%d: unknown option '%s'\n", path, lineno, p);
+            rc = OPT_USAGE;
+        } else if ((d->has_arg == 1 && (!val || !*val))) {
+            fprintf(stderr, "zwsd: %s:%d: option '%s' needs a value\n", path, lineno, p);
+            rc = OPT_USAGE;
+        } else if (!(cli_mask & (1ULL << idx))) {
+            options_t tmp = *o;
+            if (d->set(&tmp, val) < 0) {
+                fprintf(stderr, "zwsd: %s:%d: invalid value '%s' for option '%s'\n",
+                        path, lineno, val ? val : "", p);
+                rc = OPT_USAGE;
+            } else {
+                *o = tmp;
+            }
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+/* The command line, kept so SIGHUP can re-apply it on top of the file. */
+static struct {
+    const opt_def_t *def;
+    const char      *val;
+} s_cli[256];
+static size_t s_ncli;
+
+static void
+s_apply_cli(options_t *o)
+{
+    for (size_t i = 0; i < s_ncli; i++)
+        s_cli[i].def->set(o, s_cli[i].val);     /* validated when parsed */
+}
+
+int
+options_load(options_t *o, int argc, char **argv)
+{
+    struct option lopts[NOPTS + 3];
+    size_t n = 0;
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (!strcmp(s_opts[i].name, "verbose"))
+            continue;
+        lopts[n++] = (struct option){ s_opts[i].name,
+                                      s_opts[i].has_arg ? required_argument : no_argument,
+                                      NULL, (int)(256 + i) };
+    }
+    lopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+    lopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+    lopts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+    options_t check;
+    s_defaults(&check);
+    unsigned long long mask = 0;
+    int c;
+    opterr = 0;
+    optind = 1;
+    s_ncli = 0;
+    while ((c = getopt_long(argc, argv, ":vh", lopts, NULL)) != -1) {
+        size_t idx;
+        const opt_def_t *d;
+        if (c == 'h') {
+            options_usage(stdout);
+            return OPT_EXIT;
+        }
+        if (c == 'V') {
+            printf("zwsd %s\n", ZWSD_VERSION);
+            return OPT_EXIT;
+        }
+        if (c == ':') {
+            fprintf(stderr, "zwsd: option '%s' needs a value\n", argv[optind - 1]);
+            return OPT_USAGE;
+        }
+        if (c == 'v') {
+            d = s_find("verbose", &idx);
+        } else if (c >= 256) {
+            idx = (size_t)(c - 256);
+            d = &s_opts[idx];
+        } else {
+            fprintf(stderr, "zwsd: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return OPT_USAGE;
+        }
+        const char *val = c == 'v' ? NULL : optarg;
+        if (d->set(&check, val) < 0) {
+            fprintf(stderr, "zwsd: invalid value '%s' for option --%s\n", val ? val : "",
+                    d->name);
+            return OPT_USAGE;
+        }
+        if (s_ncli == sizeof s_cli / sizeof *s_cli) {
+            fprintf(stderr, "zwsd: too many options\n");
+            return OPT_USAGE;
+        }
+        s_cli[s_ncli].def = d;
+        s_cli[s_ncli++].val = val;
+        mask |= 1ULL << idx;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "zwsd: unexpected argument '%s'\n", argv[optind]);
+        return OPT_USAGE;
+    }
+    s_defaults(o);
+    if (check.config[0]) {
+        strcpy(o->config, check.config);
+        if (s_load_file(o, o->config, mask) != OPT_RUN)
+            return OPT_USAGE;
+    }
+    s_apply_cli(o);
+    o->from_cli = mask;
+    s_default_runtime(o);
+    return OPT_RUN;
+}
+
+int
+options_reload(const options_t *cur, options_t *next)
+{
+    options_t fresh;
+    s_defaults(&fresh);
+    strcpy(fresh.config, cur->config);
+    if (cur->config[0] && s_load_file(&fresh, cur->config, cur->from_cli) != OPT_RUN)
+        return OPT_USAGE;
+    s_apply_cli(&fresh);
+    /* what needs a restart keeps its running value */
+    memcpy(fresh.listen, cur->listen, sizeof fresh.listen);
+    fresh.workers = cur->workers;
+    memcpy(fresh.broker_pub, cur->broker_pub, sizeof fresh.broker_pub);
+    memcpy(fresh.broker_sub, cur->broker_sub, sizeof fresh.broker_sub);
+    memcpy(fresh.runtime_dir, cur->runtime_dir, sizeof fresh.runtime_dir);
+    memcpy(fresh.api_listen, cur->api_listen, sizeof fresh.api_listen);
+    fresh.from_cli = cur->from_cli;
+    *next = fresh;
+    return OPT_RUN;
+}
+
+void
+options_endpoints(const options_t *o, char *pub, char *sub, size_t len)
+{
+    if (o->broker_pub[0]) {
+        snprintf(pub, len, "%s", o->broker_pub);
+        snprintf(sub, len, "%s", o->broker_sub);
+    } else {
+        snprintf(pub, len, "ipc://%s/pub", o->runtime_dir);
+        snprintf(sub, len, "ipc://%s/sub", o->runtime_dir);
+    }
+}

@@ -1,0 +1,45 @@
+/* options — zwsd's settings: defaults, command-line flags, config file.
+ *
+ * Supervisor process; workers get a copy through fork. options_load()
+ * fills o from defaults, then the --config file (if any), then the command
+ * line, which wins. It returns OPT_RUN, OPT_EXIT (help or version printed),
+ * or OPT_USAGE after printing one line naming the bad option to stderr (the
+ * caller exits 2, nothing started). options_reload() re-reads the config
+ * file for SIGHUP into a fresh copy, keeping command-line values. */
+#ifndef ZWSD_OPTIONS_H
+#define ZWSD_OPTIONS_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <stddef.h>
+
+enum { OPT_RUN = 0, OPT_EXIT = 1, OPT_USAGE = 2 };
+
+typedef struct {
+    char   listen[128];             /* --listen ADDR:PORT */
+    int    workers;                 /* --workers N */
+    char   broker_pub[256];         /* --broker PUB,SUB; empty = embedded */
+    char   broker_sub[256];
+    char   runtime_dir[PATH_MAX];   /* --runtime-dir */
+    size_t max_message;             /* --max-message BYTES */
+    int    sessions_multi;          /* --sessions single|multi */
+    char   api_listen[128];         /* --api-listen ADDR:PORT | off */
+    char   api_key_file[PATH_MAX];  /* --api-key-file */
+    int    allow_client_broadcast;  /* --allow-client-broadcast */
+    int    max_groups;              /* --max-groups N */
+    int    rate_limit;              /* --rate-limit N (0 = off) */
+    size_t max_outbound;            /* --max-outbound BYTES */
+    int    shutdown_timeout;        /* --shutdown-timeout SEC */
+    char   config[PATH_MAX];        /* --config FILE */
+    int    verbose;                 /* -v, repeatable */
+    /* which options came from the command line (bit per option index) */
+    unsigned long long from_cli;
+} options_t;
+
+int  options_load(options_t *o, int argc, char **argv);
+int  options_reload(const options_t *cur, options_t *next);
+void options_usage(FILE *out);
+/* Derived endpoints: the broker's, or the embedded ones under runtime_dir. */
+void options_endpoints(const options_t *o, char *pub, char *sub, size_t len);
+
+#endif

@@ -1,0 +1,147 @@
+/* route — see route.h. */
+#include "route.h"
+
+#include <czmq.h>
+#include <string.h>
+
+#include "bus.h"
+#include "conn.h"
+#include "handlers.h"
+#include "log.h"
+
+#define PROBE_RETRY_MS 250
+
+struct routes {
+    worker_t *w;
+    zhashx_t *map;          /* topic -> route_t (owned) */
+    link_t    not_live;     /* routes waiting for their probe */
+    size_t    users;
+};
+
+static void
+s_route_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+routes_t *
+routes_new(worker_t *w)
+{
+    routes_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->map = zhashx_new())) {
+        free(self);
+        return NULL;
+    }
+    self->w = w;
+    zhashx_set_destructor(self->map, s_route_free);
+    list_init(&self->not_live);
+    return self;
+}
+
+void
+routes_destroy(routes_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zhashx_destroy(&(*self_p)->map);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+route_t *
+route_get(routes_t *self, topic_kind_t kind, const char *name, size_t len)
+{
+    char topic[TOPIC_MAX];
+    if (!topic_make(topic, kind, name, len))
+        return NULL;
+    return zhashx_lookup(self->map, topic);
+}
+
+static void
+s_probe(routes_t *self, route_t *r)
+{
+    worker_t *w = self->w;
+    env_t e;
+    env_init(&e, ENV_PROBE);
+    e.origin = env_cstr(w->origin);
+    e.req = ++w->seq;
+    r->probe_req = e.req;
+    r->probe_ms = w->now;
+    bus_publish(w->bus, r->topic, r->tlen, &e);
+}
+
+route_t *
+route_ref(routes_t *self, topic_kind_t kind, const char *name, size_t len)
+{
+    route_t *r = route_get(self, kind, name, len);
+    if (r)
+        return r;
+    if (!(r = calloc(1, sizeof *r)))
+        return NULL;
+    r->kind = (uint8_t)kind;
+    r->tlen = (uint8_t)topic_make(r->topic, kind, name, len);
+    memcpy(r->name, name, len);
+    r->name[len] = '\0';
+    r->nlen = len;
+    list_init(&r->members);
+    if (zhashx_insert(self->map, r->topic, r) != 0) {
+        free(r);
+        return NULL;
+    }
+    bus_subscribe(self->w->bus, r->topic, r->tlen);
+    if (kind == TOPIC_USER)
+        self->users++;
+    list_push_tail(&self->not_live, &r->plink);
+    s_probe(self, r);
+    return r;
+}
+
+void
+route_release(routes_t *self, route_t *r)
+{
+    if (!r || r->nmembers > 0)
+        return;
+    char topic[TOPIC_MAX];
+    memcpy(topic, r->topic, sizeof topic);
+    bus_unsubscribe(self->w->bus, topic, r->tlen);
+    if (r->kind == TOPIC_USER)
+        self->users--;
+    list_unlink(&r->plink);
+    zhashx_delete(self->map, topic);    /* frees r */
+}
+
+void
+route_probe_back(routes_t *self, uint64_t req, const char *topic, size_t len)
+{
+    char key[TOPIC_MAX];
+    if (len >= TOPIC_MAX)
+        return;
+    memcpy(key, topic, len);
+    key[len] = '\0';
+    route_t *r = zhashx_lookup(self->map, key);
+    if (!r || r->live || r->probe_req != req)
+        return;
+    r->live = 1;
+    list_unlink(&r->plink);
+    handle_route_live(self->w, r);
+}
+
+void
+route_tick(routes_t *self)
+{
+    worker_t *w = self->w;
+    link_t *l = self->not_live.next;
+    while (l != &self->not_live) {
+        route_t *r = list_entry(l, route_t, plink);
+        l = l->next;
+        if (w->now - r->probe_ms >= PROBE_RETRY_MS)
+            s_probe(self, r);
+    }
+}
+
+size_t
+routes_users(routes_t *self)
+{
+    return self->users;
+}

@@ -1,0 +1,459 @@
+/* supervisor — see supervisor.h. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "listener.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime.h"
+#include "status.h"
+#include "worker.h"
+
+#define BACKOFF_MIN_MS  100
+#define BACKOFF_MAX_MS  30000
+#define STABLE_MS       10000
+
+typedef enum { ROLE_BROKER, ROLE_WORKER } role_t;
+
+typedef struct {
+    role_t   role;
+    int      slot;
+    pid_t    pid;               /* 0: not running */
+    int      gen;               /* worker generation (SIGUSR2) */
+    int      status_fd;         /* supervisor's end of the status pair */
+    int      ready;
+    int64_t  started;
+    int64_t  respawn_at;        /* 0: none scheduled */
+    int64_t  backoff;
+} child_t;
+
+typedef struct {
+    options_t *opt;
+    char       pub[256], sub[256];
+    int        epfd, sfd;
+    int       *listen_fds;      /* per slot */
+    child_t    broker;
+    child_t   *workers;         /* current generation, per slot */
+    child_t   *old;             /* draining generation (SIGUSR2), or NULL */
+    int        gen;
+    int        stopping;
+    int64_t    stop_deadline;
+    int        announced;       /* "ready:" logged, READY=1 sent */
+    uint64_t   watchdog_usec;
+    int64_t    next_watchdog, next_status;
+    int        exit_code;
+} sup_t;
+
+static void
+s_child_exec(sup_t *s, child_t *ch)
+{
+    /* in the child: only what this process needs survives */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    close(s->epfd);
+    close(s->sfd);
+    if (ch->role == ROLE_BROKER) {
+        prctl(PR_SET_NAME, "zwsd-broker");
+        log_set_role("zwsd-broker");
+        for (int i = 0; i < s->opt->workers; i++)
+            close(s->listen_fds[i]);
+        _exit(broker_run(s->pub, s->sub));
+    }
+    prctl(PR_SET_NAME, "zwsd-worker");
+    prctl(PR_SET_PDEATHSIG, SIGTERM);       /* never outlive the supervisor */
+    log_set_role("zwsd-worker");
+    worker_cfg_t cfg = { 0 };
+    cfg.slot = ch->slot;
+    cfg.listen_fd = s->listen_fds[ch->slot];
+    cfg.api_fd = -1;
+    cfg.status_fd = ch->status_fd;
+    cfg.opt = *s->opt;
+    snprintf(cfg.pub_ep, sizeof cfg.pub_ep, "%s", s->pub);
+    snprintf(cfg.sub_ep, sizeof cfg.sub_ep, "%s", s->sub);
+    for (int i = 0; i < s->opt->workers; i++)
+        if (i != ch->slot)
+            close(s->listen_fds[i]);
+    _exit(worker_run(&cfg));
+}
+
+static int
+s_spawn(sup_t *s, child_t *ch)
+{
+    int sp[2] = { -1, -1 };
+    if (ch->role == ROLE_WORKER) {
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+            log_err("socketpair");
+            return -1;
+        }
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_err("fork");
+        if (sp[0] >= 0) {
+            close(sp[0]);
+            close(sp[1]);
+        }
+        return -1;
+    }
+    if (pid == 0) {
+        if (sp[0] >= 0) {
+            close(sp[0]);
+            ch->status_fd = sp[1];
+        }
+        s_child_exec(s, ch);
+    }
+    ch->pid = pid;
+    ch->started = clock_now_ms();
+    ch->respawn_at = 0;
+    ch->ready = ch->role == ROLE_BROKER;
+    if (sp[0] >= 0) {
+        close(sp[1]);
+        ch->status_fd = sp[0];
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ch };
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, sp[0], &ev);
+    }
+    log_debug("started %s %d (pid %d)", ch->role == ROLE_BROKER ? "broker" : "worker",
+              ch->slot, (int)pid);
+    return 0;
+}
+
+static child_t *
+s_find(sup_t *s, pid_t pid)
+{
+    if (s->broker.pid == pid)
+        return &s->broker;
+    for (int i = 0; i < s->opt->workers; i++) {
+        if (s->workers[i].pid == pid)
+            return &s->workers[i];
+        if (s->old && s->old[i].pid == pid)
+            return &s->old[i];
+    }
+    return NULL;
+}
+
+static void
+s_reaped(sup_t *s, pid_t pid, int status)
+{
+    child_t *ch = s_find(s, pid);
+    if (!ch)
+        return;
+    const char *what = ch->role == ROLE_BROKER ? "broker" : "worker";
+    int64_t now = clock_now_ms();
+    int is_old = s->old && ch >= s->old && ch < s->old + s->opt->workers;
+    if (ch->status_fd > 0) {
+        close(ch->status_fd);
+        ch->status_fd = -1;
+    }
+    ch->pid = 0;
+    ch->ready = 0;
+    if (s->stopping || is_old) {
+        log_info("%s %d (pid %d) exited", what, ch->slot, (int)pid);
+        return;
+    }
+    if (WIFSIGNALED(status))
+        log_warnx("%s %d (pid %d) killed by signal %d; respawning", what, ch->slot, (int)pid,
+                  WTERMSIG(status));
+    else
+        log_warnx("%s %d (pid %d) exited with status %d; respawning", what, ch->slot,
+                  (int)pid, WEXITSTATUS(status));
+    if (ch->role == ROLE_WORKER)
+        metrics_reset_slot(ch->slot);
+    metrics_attach(-1);
+    metrics_inc(ch->role == ROLE_BROKER ? M_BROKER_RESTARTS : M_WORKER_RESTARTS);
+    /* first death after a stable run: at once; a crash loop backs off */
+    if (now - ch->started >= STABLE_MS)
+        ch->backoff = 0;
+    else
+        ch->backoff = ch->backoff ? ch->backoff * 2 : BACKOFF_MIN_MS;
+    if (ch->backoff > BACKOFF_MAX_MS)
+        ch->backoff = BACKOFF_MAX_MS;
+    ch->respawn_at = now + ch->backoff;
+    if (ch->backoff >= 1000)
+        log_warnx("%s %d is crashing; next try in %lld ms", what, ch->slot,
+                  (long long)ch->backoff);
+}
+
+static void
+s_signal_all(sup_t *s, int sig, int include_broker)
+{
+    for (int i = 0; i < s->opt->workers; i++) {
+        if (s->workers[i].pid)
+            kill(s->workers[i].pid, sig);
+        if (s->old && s->old[i].pid)
+            kill(s->old[i].pid, sig);
+    }
+    if (include_broker && s->broker.pid)
+        kill(s->broker.pid, sig);
+}
+
+static int
+s_workers_alive(sup_t *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->opt->workers; i++)
+        n += (s->workers[i].pid != 0) + (s->old && s->old[i].pid != 0);
+    return n;
+}
+
+static void
+s_begin_stop(sup_t *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    s->stop_deadline = clock_now_ms() + (int64_t)s->opt->shutdown_timeout * 1000;
+    log_info("stopping (deadline %d s)", s->opt->shutdown_timeout);
+    sd_notify(0, "STOPPING=1");
+    s_signal_all(s, SIGTERM, 0);            /* the broker last: workers flush */
+}
+
+static void
+s_reload(sup_t *s)
+{
+    options_t next;
+    sd_notify(0, "RELOADING=1");
+    if (options_reload(s->opt, &next) != OPT_RUN) {
+        log_warnx("reload: the config file has errors; nothing changed");
+    } else {
+        /* options_reload keeps what needs a restart; say so if the file differs */
+        options_t file;
+        if (s->opt->config[0] && options_reload(s->opt, &file) == OPT_RUN)
+            (void)file;
+        *s->opt = next;
+        log_set_verbosity(next.verbose);
+        log_info("reloaded %s; listen, workers, broker, runtime-dir and api-listen "
+                 "need a restart to change", s->opt->config[0] ? s->opt->config : "(no config file)");
+        s_signal_all(s, SIGHUP, 0);
+    }
+    sd_notify(0, "READY=1");
+}
+
+static void
+s_rotate(sup_t *s)
+{
+    if (s->old || s->stopping) {
+        log_warnx("rotation ignored: one is already running");
+        return;
+    }
+    log_info("rotating workers: new generation %d", s->gen + 1);
+    s->old = s->workers;
+    s->workers = calloc((size_t)s->opt->workers, sizeof *s->workers);
+    if (!s->workers) {
+        s->workers = s->old;
+        s->old = NULL;
+        return;
+    }
+    s->gen++;
+    for (int i = 0; i < s->opt->workers; i++) {
+        s->workers[i] = (child_t){ .role = ROLE_WORKER, .slot = i, .gen = s->gen, .status_fd = -1 };
+        s_spawn(s, &s->workers[i]);
+    }
+}
+
+static void
+s_on_status(sup_t *s, child_t *ch)
+{
+    status_msg_t m;
+    int r;
+    while ((r = status_recv(ch->status_fd, &m)) == 1) {
+        if (m.kind == STATUS_READY) {
+            ch->ready = 1;
+            /* a new generation took over this slot: the old one drains */
+            if (s->old && s->old[ch->slot].pid && ch->gen == s->gen)
+                kill(s->old[ch->slot].pid, SIGTERM);
+        }
+    }
+    if (r < 0) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, ch->status_fd, NULL);
+        close(ch->status_fd);
+        ch->status_fd = -1;
+    }
+}
+
+static void
+s_check_ready(sup_t *s)
+{
+    if (s->announced)
+        return;
+    for (int i = 0; i < s->opt->workers; i++)
+        if (!s->workers[i].ready)
+            return;
+    s->announced = 1;
+    log_info("ready: %d workers on %s, api %s, broker %s %s", s->opt->workers,
+             s->opt->listen, s->opt->api_listen, s->pub, s->sub);
+    sd_notifyf(0, "READY=1\nSTATUS=%d workers on %s\nMAINPID=%d", s->opt->workers,
+               s->opt->listen, (int)getpid());
+}
+
+static void
+s_tick(sup_t *s)
+{
+    int64_t now = clock_now_ms();
+    if (!s->stopping) {
+        if (!s->broker.pid && s->broker.respawn_at && now >= s->broker.respawn_at)
+            s_spawn(s, &s->broker);
+        for (int i = 0; i < s->opt->workers; i++) {
+            child_t *ch = &s->workers[i];
+            if (!ch->pid && ch->respawn_at && now >= ch->respawn_at)
+                s_spawn(s, ch);
+        }
+    }
+    if (s->old && !s_workers_alive(s)) {
+        /* never: current workers count too */
+    }
+    if (s->old) {
+        int left = 0;
+        for (int i = 0; i < s->opt->workers; i++)
+            left += s->old[i].pid != 0;
+        if (!left) {
+            free(s->old);
+            s->old = NULL;
+            log_info("rotation done");
+        }
+    }
+    if (s->watchdog_usec && now >= s->next_watchdog) {
+        sd_notify(0, "WATCHDOG=1");
+        s->next_watchdog = now + (int64_t)(s->watchdog_usec / 2000);
+    }
+    if (s->announced && now >= s->next_status) {
+        s->next_status = now + 2000;
+        sd_notifyf(0, "STATUS=%lld connections, %lld sessions, %d workers",
+                   (long long)metrics_sum(M_CONNECTIONS), (long long)metrics_sum(M_SESSIONS),
+                   s->opt->workers);
+    }
+}
+
+static void
+s_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    log_info("open-file limit %llu per process", (unsigned long long)rl.rlim_cur);
+}
+
+int
+supervisor_run(options_t *opt)
+{
+    sup_t s = { 0 };
+    s.opt = opt;
+    s.exit_code = 1;
+    int lock_fd = -1, embedded = opt->broker_pub[0] == '\0';
+    options_endpoints(opt, s.pub, s.sub, sizeof s.pub);
+    log_info("zwsd starting: listen %s, %d workers, api %s, %s broker %s %s",
+             opt->listen, opt->workers, opt->api_listen, embedded ? "embedded" : "external",
+             s.pub, s.sub);
+    log_info("auth off: no JWT secret configured; any userId may connect");
+    s_raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((lock_fd = runtime_lock(opt->runtime_dir, embedded)) < 0)
+        return 1;
+    s.listen_fds = calloc((size_t)opt->workers, sizeof *s.listen_fds);
+    s.workers = calloc((size_t)opt->workers, sizeof *s.workers);
+    if (!s.listen_fds || !s.workers)
+        return 1;
+    for (int i = 0; i < opt->workers; i++)
+        if ((s.listen_fds[i] = listener_open(opt->listen, "--listen")) < 0)
+            return 1;
+    metrics_init(opt->workers);
+    metrics_attach(-1);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        sigaddset(&mask, sigs[i]);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    s.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    s.epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+    epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.sfd, &ev);
+
+    if (sd_watchdog_enabled(0, &s.watchdog_usec) <= 0)
+        s.watchdog_usec = 0;
+
+    s.broker = (child_t){ .role = ROLE_BROKER, .slot = 0, .status_fd = -1 };
+    if (embedded && s_spawn(&s, &s.broker) < 0)
+        goto done;
+    for (int i = 0; i < opt->workers; i++) {
+        s.workers[i] = (child_t){ .role = ROLE_WORKER, .slot = i, .status_fd = -1 };
+        if (s_spawn(&s, &s.workers[i]) < 0)
+            goto done;
+    }
+
+    for (;;) {
+        struct epoll_event evs[16];
+        int n = epoll_wait(s.epfd, evs, 16, 50);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr) {
+                s_on_status(&s, evs[i].data.ptr);
+                continue;
+            }
+            struct signalfd_siginfo si;
+            while (read(s.sfd, &si, sizeof si) == sizeof si) {
+                switch (si.ssi_signo) {
+                case SIGTERM:
+                case SIGINT:  s_begin_stop(&s); break;
+                case SIGHUP:  s_reload(&s); break;
+                case SIGUSR2: s_rotate(&s); break;
+                default: break;
+                }
+            }
+            int status;
+            pid_t pid;
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                s_reaped(&s, pid, status);
+        }
+        s_check_ready(&s);
+        s_tick(&s);
+        if (s.stopping) {
+            int64_t now = clock_now_ms();
+            if (!s_workers_alive(&s) && s.broker.pid && !s.broker.respawn_at) {
+                kill(s.broker.pid, SIGTERM);
+                s.broker.respawn_at = -1;   /* marks "TERM sent" */
+            }
+            if (!s_workers_alive(&s) && !s.broker.pid) {
+                s.exit_code = 0;
+                break;
+            }
+            if (now >= s.stop_deadline) {
+                log_warnx("shutdown deadline passed; killing what is left");
+                s_signal_all(&s, SIGKILL, 1);
+                while (waitpid(-1, NULL, 0) > 0)
+                    ;
+                s.exit_code = 0;
+                break;
+            }
+        }
+    }
+    log_info("stopped");
+done:
+    if (s.exit_code != 0) {
+        s_signal_all(&s, SIGKILL, 1);
+        while (waitpid(-1, NULL, 0) > 0)
+            ;
+    }
+    if (lock_fd >= 0)
+        close(lock_fd);
+    return s.exit_code;
+}

@@ -1,0 +1,87 @@
+/* worker — one zwsd-worker process: an epoll loop that owns its sessions.
+ *
+ * Forked by the supervisor, which passes the listening sockets and a
+ * status socket. worker_run() creates the worker's ZeroMQ context (after
+ * fork), accepts WebSocket connections, routes messages through the broker,
+ * and returns the process exit code: 0 after SIGTERM once every client was
+ * closed with 1001 (or shutdown_timeout passed), 1 on a fatal error.
+ *
+ * worker_t is shared by the worker's modules (conn, bus, route, handlers);
+ * nothing outside the worker process touches it. One loop turn:
+ *   epoll_wait → on_ready per fd → timers → bus drain → flush → reap. */
+#ifndef ZWSD_WORKER_H
+#define ZWSD_WORKER_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "list.h"
+#include "options.h"
+
+typedef struct conn conn_t;
+typedef struct bus bus_t;
+typedef struct routes routes_t;
+typedef struct pending pending_t;
+typedef struct route route_t;
+typedef struct member member_t;
+
+typedef struct {
+    int         slot;               /* 0..workers-1, for logs */
+    int         listen_fd;          /* WebSocket listener (SO_REUSEPORT, ours) */
+    int         api_fd;             /* HTTP API listener or -1 */
+    int         status_fd;          /* to the supervisor: ready and counts */
+    options_t   opt;
+    char        pub_ep[256], sub_ep[256];
+} worker_cfg_t;
+
+/* Timer FIFOs: a conn is in exactly one, by state. Each has one duration,
+ * so appending at the tail keeps it sorted. */
+enum {
+    TL_HANDSHAKE,       /* HTTP head not complete yet: 10 s */
+    TL_PENDING,         /* upgraded, route not live: 5 s, then 1013 */
+    TL_IDLE,            /* open, ordered by last input: ping after 30 s */
+    TL_PING,            /* pinged: dropped if silent 30 s more */
+    TL_LINGER,          /* close sent, waiting for the peer: 5 s */
+    TL_SLOW,            /* closed with 4008: 30 s */
+    TL_COUNT
+};
+
+typedef struct worker {
+    worker_cfg_t *cfg;
+    options_t    *opt;              /* live options (SIGHUP may update) */
+    int           epfd;
+    int           stopping;         /* SIGTERM seen */
+    int64_t       stop_deadline;
+    int64_t       now;              /* clock_now_ms() at the top of the turn */
+
+    conn_t      **conns;            /* by fd */
+    int           conns_cap;
+    int           nconns;           /* every accepted socket */
+    int           nsessions;        /* upgraded (pending or open) */
+    link_t        timers[TL_COUNT];
+    link_t        dirty;            /* conns with output to write this turn */
+    link_t        reap;             /* conns to free at the end of the turn */
+    int           accept_paused;    /* EMFILE: listener off for a moment */
+    int64_t       accept_resume;
+
+    bus_t        *bus;
+    routes_t     *routes;
+    pending_t    *pending;
+    char          origin[17];       /* this process's inbox id (hex) */
+    uint64_t      seq;              /* for mids and session ids */
+
+    char         *rbuf;             /* shared read buffer */
+    size_t        rbuf_len;
+    buf_t         frame;            /* a delivered message, rendered once */
+    buf_t         ctl;              /* small control frames: ack, error */
+    conn_t      **targets;          /* delivery snapshot (conns stay valid */
+    size_t        targets_cap;      /*  until conn_reap, so no stale ptr) */
+    int           ready_sent;
+} worker_t;
+
+int  worker_run(worker_cfg_t *cfg);
+
+/* A fresh id "<origin>-<seq hex>" in buf (at least 40 bytes); returns length. */
+size_t worker_new_id(worker_t *w, char *buf);
+
+#endif

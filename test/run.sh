@@ -1,0 +1,43 @@
+#!/bin/sh
+# run.sh BUILD — the whole suite: Criterion unit tests, pytest end-to-end tests
+# against the real binaries in BUILD, and mandoc lint. Ends with the line
+# "N passed, N failed" that CI reads.
+set -u
+BUILD=${1:-build}
+export ZWSD_BUILD=$(cd "$BUILD" && pwd)
+passed=0; failed=0
+
+for t in "$BUILD"/test/test_*; do
+    [ -x "$t" ] || continue
+    out=$("$t" --jobs 1 2>&1); rc=$?
+    echo "$out" | tail -n 3
+    p=$(echo "$out" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p' | tail -n1)
+    f=$(echo "$out" | sed -n 's/.*Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2/p' | tail -n1)
+    passed=$((passed + ${p:-0}))
+    set -- $f
+    failed=$((failed + ${1:-0} + ${2:-0}))
+    [ $rc -eq 0 ] || [ -n "$f" ] || failed=$((failed + 1))
+done
+
+if ls man/*.[1-9] >/dev/null 2>&1; then
+    lint=$(mandoc -Tlint -Wwarning man/*.[1-9] 2>&1)
+    if [ -z "$lint" ]; then passed=$((passed + 1)); echo "man lint: ok"
+    else failed=$((failed + 1)); echo "man lint: FAILED"; echo "$lint"; fi
+fi
+
+if ls test/e2e/test_*.py >/dev/null 2>&1; then
+    # Debian's python3 has python3-websockets; a pyenv python on PATH may not.
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider test/e2e ${PYTEST_ARGS:-} \
+        2>&1 | tee "$BUILD/pytest.log"
+    sum=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|(passed|failed|error)' "$BUILD/pytest.log" | tail -n1)
+    p=$(echo "$sum" | sed -n 's/.* \{0,1\}\([0-9][0-9]*\) passed.*/\1/p')
+    f=$(echo "$sum" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')
+    e=$(echo "$sum" | sed -n 's/.* \([0-9][0-9]*\) error.*/\1/p')
+    case "$sum" in [0-9]*passed*) p=$(echo "$sum" | sed -n 's/^\([0-9]*\) passed.*/\1/p');; esac
+    case "$sum" in [0-9]*failed*) f=$(echo "$sum" | sed -n 's/^\([0-9]*\) failed.*/\1/p');; esac
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0}))
+    [ -n "$sum" ] || failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
