@@ -2,9 +2,11 @@
  * w->frame and hands the same bytes to each target session. */
 #include "handlers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "bus.h"
 #include "client_json.h"
 #include "clock.h"
@@ -496,10 +498,16 @@ static void
 s_on_receipt(worker_t *w, const env_t *e)
 {
     pq_t *q = pending_find(w->pending, e->req);
+    int delivered = e->status.n == 9 && !memcmp(e->status.p, "delivered", 9);
+    if (q && q->kind == PQ_API_SEND) {
+        metrics_inc(delivered ? M_ACK_DELIVERED : M_ACK_OFFLINE);
+        api_push_done(w, q->fd, q->gen, q->mid, delivered ? "delivered" : "offline");
+        pending_done(w->pending, q);
+        return;
+    }
     if (!q || q->kind != PQ_CHAT)
         return;
     conn_t *c = conn_lookup(w, q->fd, q->gen);
-    int delivered = e->status.n == 9 && !memcmp(e->status.p, "delivered", 9);
     if (c) {
         metrics_inc(delivered ? M_ACK_DELIVERED : M_ACK_OFFLINE);
         s_ack(w, c, s_str(q->id, strlen(q->id)), q->mid, delivered ? "delivered" : "offline");
@@ -508,9 +516,28 @@ s_on_receipt(worker_t *w, const env_t *e)
 }
 
 static void
+s_on_online(worker_t *w, const env_t *e)
+{
+    pq_t *q = pending_find(w->pending, e->req);
+    if (!q)
+        return;
+    if (q->kind == PQ_API_ONLINE)
+        api_online_done(w, q->fd, q->gen, e->nusers, e->nsessions);
+    else if (q->kind == PQ_ONLINE)
+        log_debug("cluster online: %lld users, %lld sessions", (long long)e->nusers,
+                  (long long)e->nsessions);
+    pending_done(w->pending, q);
+}
+
+static void
 s_on_presence(worker_t *w, const env_t *e)
 {
     pq_t *q = pending_find(w->pending, e->req);
+    if (q && q->kind == PQ_API_PRESENCE) {
+        api_presence_done(w, q->fd, q->gen, e);
+        pending_done(w->pending, q);
+        return;
+    }
     if (!q || q->kind != PQ_PRESENCE)
         return;
     conn_t *c = conn_lookup(w, q->fd, q->gen);
@@ -567,6 +594,10 @@ handle_bus(worker_t *w, const char *topic, size_t tlen, const env_t *e)
         if (tk == TOPIC_WORKER)
             s_on_presence(w, e);
         break;
+    case ENV_ONLINE:
+        if (tk == TOPIC_WORKER)
+            s_on_online(w, e);
+        break;
     default:
         break;
     }
@@ -577,6 +608,26 @@ handle_expire(worker_t *w)
 {
     pq_t *q;
     while ((q = pending_expired(w->pending, w->now))) {
+        switch (q->kind) {
+        case PQ_API_SEND:
+            metrics_inc(bus_up(w->bus) ? M_ACK_OFFLINE : M_ACK_UNAVAILABLE);
+            api_push_done(w, q->fd, q->gen, q->mid, bus_up(w->bus) ? "offline" : "unavailable");
+            pending_done(w->pending, q);
+            continue;
+        case PQ_API_ONLINE:
+            api_online_done(w, q->fd, q->gen, -1, -1);
+            pending_done(w->pending, q);
+            continue;
+        case PQ_API_PRESENCE:
+            api_presence_done(w, q->fd, q->gen, NULL);
+            pending_done(w->pending, q);
+            continue;
+        case PQ_ONLINE:
+            pending_done(w->pending, q);
+            continue;
+        default:
+            break;
+        }
         conn_t *c = conn_lookup(w, q->fd, q->gen);
         if (c) {
             if (q->kind == PQ_CHAT && bus_up(w->bus)) {
@@ -591,4 +642,76 @@ handle_expire(worker_t *w)
         }
         pending_done(w->pending, q);
     }
+}
+
+/* ---- backend push and queries (HTTP API) ----------------------------- */
+
+int
+handle_push(worker_t *w, env_kind_t kind, const char *target, const char *sender,
+            const char *msg, size_t msg_len, char *mid, int fd, uint32_t gen)
+{
+    char topic[TOPIC_MAX];
+    size_t tn;
+    if (!bus_up(w->bus))
+        return -1;
+    if (kind == ENV_BCAST)
+        tn = topic_make(topic, TOPIC_BCAST, NULL, 0);
+    else
+        tn = topic_make(topic, kind == ENV_CHAT ? TOPIC_USER : TOPIC_GROUP, target, strlen(target));
+    env_t e;
+    env_init(&e, kind);
+    worker_new_id(w, mid);
+    e.mid = env_cstr(mid);
+    e.sender = env_cstr(sender ? sender : "system");
+    if (kind != ENV_BCAST)
+        e.to = env_cstr(target);
+    e.msg.p = msg;
+    e.msg.n = (uint32_t)msg_len;
+    e.time = clock_wall_ms();
+    pq_t *q = NULL;
+    if (kind == ENV_CHAT) {
+        if (!(q = pending_add(w->pending, PQ_API_SEND, w->now + ACK_MS)))
+            return -1;
+        q->fd = fd;
+        q->gen = gen;
+        snprintf(q->mid, sizeof q->mid, "%s", mid);
+        e.origin = env_cstr(w->origin);
+        e.req = q->req;
+    }
+    if (bus_publish(w->bus, topic, tn, &e) < 0) {
+        if (q)
+            pending_done(w->pending, q);
+        return -1;
+    }
+    metrics_inc(kind == ENV_CHAT ? M_ROUTED_CHAT : kind == ENV_GROUP ? M_ROUTED_GROUP
+                                                                      : M_ROUTED_BCAST);
+    if (kind != ENV_CHAT)
+        metrics_inc(M_ACK_SENT);
+    return 0;
+}
+
+int
+handle_query(worker_t *w, env_kind_t kind, const char *const *users, size_t n, int fd,
+             uint32_t gen)
+{
+    if (!bus_up(w->bus) || n > ENV_USERS_MAX)
+        return -1;
+    pq_kind_t pk = fd < 0 ? PQ_ONLINE : kind == ENV_ONLINE ? PQ_API_ONLINE : PQ_API_PRESENCE;
+    pq_t *q = pending_add(w->pending, pk, w->now + QUERY_MS);
+    if (!q)
+        return -1;
+    q->fd = fd;
+    q->gen = gen;
+    env_t e;
+    env_init(&e, kind);
+    e.origin = env_cstr(w->origin);
+    e.req = q->req;
+    e.users_n = (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        e.users[i] = env_cstr(users[i]);
+    if (bus_publish(w->bus, "s|", 2, &e) < 0) {
+        pending_done(w->pending, q);
+        return -1;
+    }
+    return 0;
 }

@@ -23,4 +23,19 @@ int  handle_attach(worker_t *w, conn_t *c, const char *user);
 void handle_detach(worker_t *w, conn_t *c);
 void handle_route_live(worker_t *w, route_t *r);
 
+/* Backend push (HTTP API): publish a chat (target = receiver), group
+ * (target = group) or broadcast (target NULL) stamped with sender (a valid
+ * name; "system" when NULL), msg being JSON text. mid (40 bytes) receives
+ * the message id. For a chat, the outcome arrives later through
+ * api_push_done(w, fd, gen, mid, status) with "delivered" or "offline"
+ * (or "unavailable" if the broker stopped answering). Returns 0, or -1
+ * when the broker is unreachable (answer 503 at once). */
+int  handle_push(worker_t *w, env_kind_t kind, const char *target, const char *sender,
+                 const char *msg, size_t msg_len, char *mid, int fd, uint32_t gen);
+/* Cluster-wide queries for the API: ENV_ONLINE (users NULL) answers
+ * through api_online_done(), ENV_PRESENCE through api_presence_done().
+ * Returns 0, or -1 when the broker is unreachable. */
+int  handle_query(worker_t *w, env_kind_t kind, const char *const *users, size_t n,
+                  int fd, uint32_t gen);
+
 #endif

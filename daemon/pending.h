@@ -12,7 +12,14 @@
 
 #include "worker.h"
 
-typedef enum { PQ_CHAT = 1, PQ_PRESENCE, PQ_ONLINE, PQ_API } pq_kind_t;
+typedef enum {
+    PQ_CHAT = 1,        /* a client's chat with an id: ack */
+    PQ_PRESENCE,        /* a client's presence query */
+    PQ_ONLINE,          /* the worker's own online-count query (debug log) */
+    PQ_API_SEND,        /* an HTTP push to a user: its real outcome */
+    PQ_API_ONLINE,      /* GET /api/v1/online */
+    PQ_API_PRESENCE,    /* GET /api/v1/presence */
+} pq_kind_t;
 
 typedef struct {
     uint64_t  req;              /* 0 = free slot */
@@ -22,7 +29,6 @@ typedef struct {
     int64_t   deadline;
     char      id[65];           /* client's id ("" = none) */
     char      mid[40];
-    void     *arg;              /* API requests: the HTTP exchange */
 } pq_t;
 
 pending_t *pending_new(void);

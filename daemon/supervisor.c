@@ -47,6 +47,7 @@ typedef struct {
     char       pub[256], sub[256];
     int        epfd, sfd;
     int       *listen_fds;      /* per slot */
+    int       *api_fds;         /* per slot, or NULL when --api-listen off */
     child_t    broker;
     child_t   *workers;         /* current generation, per slot */
     child_t   *old;             /* draining generation (SIGUSR2), or NULL */
@@ -71,8 +72,11 @@ s_child_exec(sup_t *s, child_t *ch)
     if (ch->role == ROLE_BROKER) {
         prctl(PR_SET_NAME, "zwsd-broker");
         log_set_role("zwsd-broker");
-        for (int i = 0; i < s->opt->workers; i++)
+        for (int i = 0; i < s->opt->workers; i++) {
             close(s->listen_fds[i]);
+            if (s->api_fds)
+                close(s->api_fds[i]);
+        }
         _exit(broker_run(s->pub, s->sub));
     }
     prctl(PR_SET_NAME, "zwsd-worker");
@@ -81,14 +85,17 @@ s_child_exec(sup_t *s, child_t *ch)
     worker_cfg_t cfg = { 0 };
     cfg.slot = ch->slot;
     cfg.listen_fd = s->listen_fds[ch->slot];
-    cfg.api_fd = -1;
+    cfg.api_fd = s->api_fds ? s->api_fds[ch->slot] : -1;
     cfg.status_fd = ch->status_fd;
     cfg.opt = *s->opt;
     snprintf(cfg.pub_ep, sizeof cfg.pub_ep, "%s", s->pub);
     snprintf(cfg.sub_ep, sizeof cfg.sub_ep, "%s", s->sub);
     for (int i = 0; i < s->opt->workers; i++)
-        if (i != ch->slot)
+        if (i != ch->slot) {
             close(s->listen_fds[i]);
+            if (s->api_fds)
+                close(s->api_fds[i]);
+        }
     _exit(worker_run(&cfg));
 }
 
@@ -375,6 +382,13 @@ supervisor_run(options_t *opt)
     for (int i = 0; i < opt->workers; i++)
         if ((s.listen_fds[i] = listener_open(opt->listen, "--listen")) < 0)
             return 1;
+    if (strcmp(opt->api_listen, "off") != 0) {
+        if (!(s.api_fds = calloc((size_t)opt->workers, sizeof *s.api_fds)))
+            return 1;
+        for (int i = 0; i < opt->workers; i++)
+            if ((s.api_fds[i] = listener_open(opt->api_listen, "--api-listen")) < 0)
+                return 1;
+    }
     metrics_init(opt->workers);
     metrics_attach(-1);
 

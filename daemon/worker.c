@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "bus.h"
 #include "clock.h"
 #include "conn.h"
@@ -32,6 +33,7 @@
 #define TAG_BUS    (2ULL << 40)
 #define TAG_SIGNAL (3ULL << 40)
 #define TAG_API    (4ULL << 40)
+#define TAG_APICONN WORKER_TAG_APICONN
 #define TAG_MASK   (0xffULL << 40)
 
 size_t
@@ -92,6 +94,8 @@ s_begin_stop(worker_t *w)
     w->stopping = 1;
     w->stop_deadline = w->now + (int64_t)w->opt->shutdown_timeout * 1000 - 500;
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->listen_fd, NULL);
+    if (w->cfg->api_fd >= 0)
+        epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->api_fd, NULL);
     log_info("stopping: closing %d connections", w->nconns);
     for (int fd = 0; fd < w->conns_cap; fd++) {
         conn_t *c = w->conns[fd];
@@ -131,6 +135,16 @@ s_on_signal(worker_t *w, int sfd)
             break;
         }
     }
+}
+
+/* Cluster-wide counts in the debug log, from the first worker only. */
+static void
+s_log_online(worker_t *w)
+{
+    if (log_verbosity() < 1 || w->cfg->slot != 0 || w->now < w->next_online_log)
+        return;
+    w->next_online_log = w->now + 10000;
+    handle_query(w, ENV_ONLINE, NULL, 0, -1, 0);
 }
 
 static void
@@ -186,6 +200,12 @@ worker_run(worker_cfg_t *cfg)
     if (!(w.pending = pending_new()) || !(w.routes = routes_new(&w))
         || !(w.bus = bus_new(&w)))
         goto done;
+    if (cfg->api_fd >= 0) {
+        if (!(w.api = api_new(&w)) || s_epoll_add(&w, cfg->api_fd, EPOLLIN, TAG_API) < 0) {
+            log_err("api setup");
+            goto done;
+        }
+    }
     if (s_epoll_add(&w, cfg->listen_fd, EPOLLIN, TAG_LISTEN) < 0
         || s_epoll_add(&w, bus_fd(w.bus), EPOLLIN | EPOLLET, TAG_BUS) < 0
         || s_epoll_add(&w, sfd, EPOLLIN, TAG_SIGNAL) < 0) {
@@ -209,6 +229,8 @@ worker_run(worker_cfg_t *cfg)
             case TAG_LISTEN: s_accept(&w); break;
             case TAG_BUS:    break;          /* drained below, every turn */
             case TAG_SIGNAL: s_on_signal(&w, sfd); break;
+            case TAG_API:    api_accept(&w); break;
+            case TAG_APICONN: api_on_ready(&w, (int)(d & 0xffffffffu), ev[i].events); break;
             default: {
                 conn_t *c = w.conns[(int)d];
                 if (c)
@@ -220,10 +242,17 @@ worker_run(worker_cfg_t *cfg)
         route_tick(w.routes);               /* probes of routes not live */
         handle_expire(&w);                  /* acks and queries past due */
         conn_timers(&w);                    /* handshake, pending, ping, linger */
+        if (w.api)
+            api_timers(&w);
+        s_log_online(&w);
         s_resume_accept(&w);
         bus_drain(w.bus);                   /* ZMQ_FD is edge-triggered */
         conn_flush_all(&w);                 /* one write per conn per turn */
+        if (w.api)
+            api_flush(&w);
         conn_reap(&w);                      /* the only place a conn is freed */
+        if (w.api)
+            api_reap(&w);
         s_report(&w);
         if (w.stopping && (w.nconns == 0 || w.now >= w.stop_deadline))
             break;
@@ -237,6 +266,7 @@ done:
         if (w.conns[fd])
             conn_drop(&w, w.conns[fd]);
     conn_reap(&w);
+    api_destroy(&w.api);
     bus_destroy(&w.bus);
     routes_destroy(&w.routes);
     pending_destroy(&w.pending);

@@ -22,6 +22,7 @@ typedef struct conn conn_t;
 typedef struct bus bus_t;
 typedef struct routes routes_t;
 typedef struct pending pending_t;
+typedef struct api api_t;
 typedef struct route route_t;
 typedef struct member member_t;
 
@@ -67,6 +68,8 @@ typedef struct worker {
     bus_t        *bus;
     routes_t     *routes;
     pending_t    *pending;
+    api_t        *api;              /* NULL when --api-listen off */
+    int64_t       next_online_log;
     char          origin[17];       /* this process's inbox id (hex) */
     uint64_t      seq;              /* for mids and session ids */
 
@@ -78,6 +81,9 @@ typedef struct worker {
     size_t        targets_cap;      /*  until conn_reap, so no stale ptr) */
     int           ready_sent;
 } worker_t;
+
+/* epoll data of an API connection: this tag | fd (conns use the bare fd) */
+#define WORKER_TAG_APICONN (5ULL << 40)
 
 int  worker_run(worker_cfg_t *cfg);
 
