@@ -391,9 +391,12 @@ s_flush(worker_t *w, conn_t *c)
     if (!c->ws)
         return;
     if (c->state == CONN_CLOSING && wslay_event_get_close_sent(c->ws)) {
-        /* Our close is out. Half-close so the peer sees it before any RST,
-         * then wait (linger) for its close and EOF. */
-        if (wslay_event_get_close_received(c->ws) || !wslay_event_get_read_enabled(c->ws))
+        /* Both closes done: the server closes TCP first (RFC 6455 7.1.1).
+         * After a protocol error, half-close and linger for the peer's EOF
+         * so our close frame is not lost to an RST. */
+        if (wslay_event_get_close_received(c->ws))
+            conn_drop(w, c);
+        else if (!wslay_event_get_read_enabled(c->ws))
             shutdown(c->fd, SHUT_WR);
         return;
     }
@@ -444,8 +447,8 @@ s_feed(worker_t *w, conn_t *c, const uint8_t *p, size_t n)
         c->state = CONN_CLOSING;
         conn_set_timer(w, c, TL_LINGER);
     }
-    if (wslay_event_want_write(c->ws))
-        s_mark_dirty(w, c);
+    if (wslay_event_want_write(c->ws) || c->state == CONN_CLOSING)
+        s_mark_dirty(w, c);             /* flush decides when TCP closes */
 }
 
 static void

@@ -213,6 +213,33 @@ handle_route_live(worker_t *w, route_t *r)
     }
 }
 
+void
+handle_join_timeouts(worker_t *w, route_t *r)
+{
+    size_t n = 0, cap = s_targets_reserve(w, (size_t)r->nmembers);
+    for (link_t *l = r->members.next; l != &r->members && n < cap; l = l->next) {
+        member_t *m = list_entry(l, member_t, rlink);
+        if (m->ack_wanted && w->now - m->join_ms >= JOIN_MS)
+            w->targets[n++] = m->conn;
+    }
+    for (size_t i = 0; i < n; i++) {
+        conn_t *c = w->targets[i];
+        for (member_t **pp = &c->groups; *pp; pp = &(*pp)->next) {
+            member_t *m = *pp;
+            if (m->route != r)
+                continue;
+            char id[65];
+            memcpy(id, m->ack_id, sizeof id);
+            *pp = m->next;
+            c->ngroups--;
+            s_member_free(w, m);            /* the last one frees r */
+            handle_error(w, c, CJ_UNAVAILABLE, "the group's route did not come up in time",
+                         id[0] ? id : NULL, strlen(id));
+            break;
+        }
+    }
+}
+
 /* ---- client frames -------------------------------------------------- */
 
 static int

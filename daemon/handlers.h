@@ -22,6 +22,9 @@ void handle_expire(worker_t *w);
 int  handle_attach(worker_t *w, conn_t *c, const char *user);
 void handle_detach(worker_t *w, conn_t *c);
 void handle_route_live(worker_t *w, route_t *r);
+/* Joins of a group whose route is still not live after 5 s: error
+ * `unavailable` and the membership is undone (may free r). */
+void handle_join_timeouts(worker_t *w, route_t *r);
 
 /* Backend push (HTTP API): publish a chat (target = receiver), group
  * (target = group) or broadcast (target NULL) stamped with sender (a valid

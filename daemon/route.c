@@ -137,6 +137,8 @@ route_tick(routes_t *self)
         l = l->next;
         if (w->now - r->probe_ms >= PROBE_RETRY_MS)
             s_probe(self, r);
+        if (r->kind == TOPIC_GROUP)
+            handle_join_timeouts(w, r);     /* may free r: l is already past it */
     }
 }
 

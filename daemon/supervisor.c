@@ -282,8 +282,11 @@ s_on_status(sup_t *s, child_t *ch)
         if (m.kind == STATUS_READY) {
             ch->ready = 1;
             /* a new generation took over this slot: the old one drains */
-            if (s->old && s->old[ch->slot].pid && ch->gen == s->gen)
-                kill(s->old[ch->slot].pid, SIGTERM);
+            if (s->old && s->old[ch->slot].pid && ch->gen == s->gen) {
+                log_info("worker %d (pid %d) listens; old worker (pid %d) drains", ch->slot,
+                         (int)ch->pid, (int)s->old[ch->slot].pid);
+                kill(s->old[ch->slot].pid, SIGUSR1);
+            }
         }
     }
     if (r < 0) {

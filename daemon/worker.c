@@ -46,7 +46,7 @@ worker_new_id(worker_t *w, char *buf)
 static void
 s_accept(worker_t *w)
 {
-    while (!w->stopping && !w->accept_paused) {
+    while (!w->stopping && !w->draining && !w->accept_paused) {
         int fd = accept4(w->cfg->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             conn_accept(w, fd);
@@ -77,7 +77,7 @@ s_epoll_add(worker_t *w, int fd, uint32_t events, uint64_t tag)
 static void
 s_resume_accept(worker_t *w)
 {
-    if (!w->accept_paused || w->now < w->accept_resume || w->stopping)
+    if (!w->accept_paused || w->now < w->accept_resume || w->stopping || w->draining)
         return;
     w->accept_paused = 0;
     s_epoll_add(w, w->cfg->listen_fd, EPOLLIN, TAG_LISTEN);
@@ -102,6 +102,23 @@ s_begin_stop(worker_t *w)
         if (c && c->state != CONN_DEAD)
             conn_close(w, c, 1001, "server shutting down");
     }
+}
+
+/* SIGUSR1, sent by the supervisor during a rotation once this slot's new
+ * worker listens: accept nothing more, let the sessions end by themselves,
+ * and close the rest with 1001 at the shutdown deadline. */
+static void
+s_begin_drain(worker_t *w)
+{
+    if (w->stopping || w->draining)
+        return;
+    w->draining = 1;
+    w->stop_deadline = w->now + (int64_t)w->opt->shutdown_timeout * 1000;
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->listen_fd, NULL);
+    if (w->cfg->api_fd >= 0)
+        epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->api_fd, NULL);
+    log_info("draining: %d connections stay until they close (deadline %d s)", w->nconns,
+             w->opt->shutdown_timeout);
 }
 
 static void
@@ -130,6 +147,9 @@ s_on_signal(worker_t *w, int sfd)
             break;
         case SIGHUP:
             s_reload(w);
+            break;
+        case SIGUSR1:
+            s_begin_drain(w);
             break;
         default:
             break;
@@ -194,6 +214,7 @@ worker_run(worker_cfg_t *cfg)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
@@ -254,6 +275,11 @@ worker_run(worker_cfg_t *cfg)
         if (w.api)
             api_reap(&w);
         s_report(&w);
+        if (w.draining && (w.nconns == 0 || w.now >= w.stop_deadline)) {
+            w.draining = 0;                 /* deadline: now close like a stop */
+            s_begin_stop(&w);
+            w.stop_deadline = w.now + 2000;
+        }
         if (w.stopping && (w.nconns == 0 || w.now >= w.stop_deadline))
             break;
         timeout = bus_pending(w.bus) ? 0 : TICK_MS;

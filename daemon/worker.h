@@ -51,7 +51,8 @@ typedef struct worker {
     worker_cfg_t *cfg;
     options_t    *opt;              /* live options (SIGHUP may update) */
     int           epfd;
-    int           stopping;         /* SIGTERM seen */
+    int           stopping;         /* SIGTERM seen: closing every session */
+    int           draining;         /* SIGUSR1 (rotation): no new sessions */
     int64_t       stop_deadline;
     int64_t       now;              /* clock_now_ms() at the top of the turn */
 
