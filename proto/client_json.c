@@ -61,7 +61,7 @@ cj_parse(const char *text, size_t len, cj_frame_t *f)
 {
     json_error_t err;
     memset(f, 0, offsetof(cj_frame_t, users));
-    f->root = json_loadb(text, len, JSON_ALLOW_NUL, &err);
+    f->root = json_loadb(text, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
     if (!f->root)
         return CJ_BAD_JSON;
     if (!json_is_object(f->root))
