@@ -293,12 +293,66 @@ conn_reap(worker_t *w)
 
 /* ---- output --------------------------------------------------------- */
 
+/* The worker's encoder: a server wslay context that never sees a close,
+ * so it keeps no per-connection state; its send callback appends to
+ * w->enc_out. Server frames are unmasked, identical for every recipient. */
+static ssize_t
+s_enc_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *ud)
+{
+    worker_t *w = ud;
+    (void)flags;
+    if (buf_append(w->enc_out, data, len) < 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static ssize_t
+s_enc_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+{
+    (void)buf; (void)len; (void)flags; (void)ud;
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    return -1;
+}
+
+static int
+s_encode(worker_t *w, buf_t *out, uint8_t opcode, const char *p, size_t n)
+{
+    static const struct wslay_event_callbacks cb = { .recv_callback = s_enc_recv,
+                                                     .send_callback = s_enc_send };
+    if (!w->encoder && wslay_event_context_server_init(
+                           (wslay_event_context_ptr *)&w->encoder, &cb, w) != 0) {
+        w->encoder = NULL;
+        return -1;
+    }
+    struct wslay_event_msg m = { opcode, (const uint8_t *)p, n };
+    w->enc_out = out;
+    int rc = wslay_event_queue_msg(w->encoder, &m) || wslay_event_send(w->encoder);
+    w->enc_out = NULL;
+    return rc ? -1 : 0;
+}
+
 int
-conn_send_text(worker_t *w, conn_t *c, const char *p, size_t n)
+conn_frame(worker_t *w, buf_t *out, const char *p, size_t n)
+{
+    return s_encode(w, out, WSLAY_TEXT_FRAME, p, n);
+}
+
+void
+conn_encoder_free(worker_t *w)
+{
+    if (w->encoder)
+        wslay_event_context_free(w->encoder);
+    w->encoder = NULL;
+}
+
+int
+conn_send_frame(worker_t *w, conn_t *c, const char *frame, size_t n)
 {
     if (c->state != CONN_OPEN)
         return -1;
-    if (c->out.len + n + 14 > w->opt->max_outbound) {
+    if (c->out.len + n > w->opt->max_outbound) {
         /* Slow consumer: free the queue now (keep only the rest of a frame
          * the socket took in part), then close 4008 behind it. */
         log_info("session %s of %s: outbound queue over %zu bytes, closing 4008",
@@ -309,14 +363,22 @@ conn_send_text(worker_t *w, conn_t *c, const char *p, size_t n)
         conn_set_timer(w, c, TL_SLOW);
         return -1;
     }
-    if (s_ws_ensure(w, c) < 0)
-        return -1;
-    struct wslay_event_msg m = { WSLAY_TEXT_FRAME, (const uint8_t *)p, n };
-    if (wslay_event_queue_msg(c->ws, &m) != 0 || wslay_event_send(c->ws) != 0)
+    if (buf_append(&c->out, frame, n) < 0)
         return -1;
     metrics_inc(M_FRAMES_OUT);
     s_mark_dirty(w, c);
     return 0;
+}
+
+int
+conn_send_text(worker_t *w, conn_t *c, const char *p, size_t n)
+{
+    if (c->state != CONN_OPEN)
+        return -1;
+    w->wire.len = 0;
+    if (conn_frame(w, &w->wire, p, n) < 0)
+        return -1;
+    return conn_send_frame(w, c, w->wire.data, w->wire.len);
 }
 
 void
@@ -572,11 +634,10 @@ conn_timers(worker_t *w)
                 conn_close(w, c, 1013, "try again later");
                 break;
             case TL_IDLE:
-                if (s_ws_ensure(w, c) == 0) {
-                    struct wslay_event_msg m = { WSLAY_PING, NULL, 0 };
-                    wslay_event_queue_msg(c->ws, &m);
+                w->wire.len = 0;
+                if (s_encode(w, &w->wire, WSLAY_PING, NULL, 0) == 0
+                    && buf_append(&c->out, w->wire.data, w->wire.len) == 0)
                     s_mark_dirty(w, c);
-                }
                 conn_set_timer(w, c, TL_PING);
                 break;
             default:                    /* handshake, ping, linger, slow */

@@ -71,6 +71,12 @@ struct conn {
     uint8_t             subproto;
 };
 
+/* Frame a text message once into out (any number of recipients can then
+ * take the same bytes with conn_send_frame); 0, or -1 on ENOMEM. */
+int     conn_frame(worker_t *w, buf_t *out, const char *p, size_t n);
+int     conn_send_frame(worker_t *w, conn_t *c, const char *frame, size_t n);
+void    conn_encoder_free(worker_t *w);
+
 conn_t *conn_accept(worker_t *w, int fd);
 void    conn_on_ready(worker_t *w, conn_t *c, uint32_t events);
 int     conn_send_text(worker_t *w, conn_t *c, const char *p, size_t n);

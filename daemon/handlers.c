@@ -480,10 +480,13 @@ s_deliver(worker_t *w, topic_kind_t tk, const char *name, size_t nlen, const env
                           s_str(name, nlen), s_str(e->msg.p, e->msg.n), m,
                           e->time ? e->time : clock_wall_ms()) < 0)
         return;
+    w->wire.len = 0;
+    if (conn_frame(w, &w->wire, w->frame.data, w->frame.len) < 0)
+        return;
     size_t delivered = 0;
     for (size_t i = 0; i < n; i++) {
         conn_t *c = w->targets[i];
-        if (c->state == CONN_OPEN && conn_send_text(w, c, w->frame.data, w->frame.len) == 0)
+        if (c->state == CONN_OPEN && conn_send_frame(w, c, w->wire.data, w->wire.len) == 0)
             delivered++;
     }
     if (e->kind == ENV_CHAT && delivered && e->req && e->origin.p && valid_name(e->origin.p, e->origin.n)) {

@@ -77,7 +77,7 @@ s_child_exec(sup_t *s, child_t *ch)
             if (s->api_fds)
                 close(s->api_fds[i]);
         }
-        _exit(broker_run(s->pub, s->sub));
+        exit(broker_run(s->pub, s->sub));     /* exit(): LeakSanitizer runs at exit */
     }
     prctl(PR_SET_NAME, "zwsd-worker");
     prctl(PR_SET_PDEATHSIG, SIGTERM);       /* never outlive the supervisor */
@@ -96,7 +96,7 @@ s_child_exec(sup_t *s, child_t *ch)
             if (s->api_fds)
                 close(s->api_fds[i]);
         }
-    _exit(worker_run(&cfg));
+    exit(worker_run(&cfg));
 }
 
 static int
@@ -472,5 +472,9 @@ done:
     }
     if (lock_fd >= 0)
         close(lock_fd);
+    free(s.listen_fds);
+    free(s.api_fds);
+    free(s.workers);
+    free(s.old);
     return s.exit_code;
 }

@@ -300,6 +300,8 @@ done:
     free(w.rbuf);
     free(w.targets);
     buf_free(&w.frame);
+    buf_free(&w.wire);
+    conn_encoder_free(&w);
     buf_free(&w.ctl);
     if (w.epfd >= 0)
         close(w.epfd);

@@ -77,6 +77,9 @@ typedef struct worker {
     char         *rbuf;             /* shared read buffer */
     size_t        rbuf_len;
     buf_t         frame;            /* a delivered message, rendered once */
+    buf_t         wire;             /* ... and framed once (conn_frame) */
+    void         *encoder;          /* wslay context used only to frame */
+    buf_t        *enc_out;
     buf_t         ctl;              /* small control frames: ack, error */
     conn_t      **targets;          /* delivery snapshot (conns stay valid */
     size_t        targets_cap;      /*  until conn_reap, so no stale ptr) */

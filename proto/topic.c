@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "valid.h"
+
 size_t
 topic_make(char *buf, topic_kind_t kind, const char *name, size_t len)
 {
@@ -12,7 +14,7 @@ topic_make(char *buf, topic_kind_t kind, const char *name, size_t len)
         buf[2] = '\0';
         return 2;
     }
-    if (len + 4 > TOPIC_MAX)
+    if (len == 0 || len > VALID_NAME_MAX)
         return 0;
     buf[0] = (char)kind;
     buf[1] = ':';

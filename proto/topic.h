@@ -6,7 +6,8 @@
  *   b|            every worker (broadcast) w:<origin>|  one worker's inbox
  *   s|            the broker itself (presence queries, worker stats)
  * topic_make() writes the topic into buf (TOPIC_MAX bytes), NUL-terminated,
- * and returns its length without the NUL, or 0 if the name is too long.
+ * and returns its length without the NUL, or 0 if the name is empty or
+ * longer than 64 bytes.
  * topic_parse() splits a topic; it returns 0, or -1 if malformed. Pure. */
 #ifndef ZWSD_TOPIC_H
 #define ZWSD_TOPIC_H

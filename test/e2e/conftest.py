@@ -264,6 +264,14 @@ class Daemon:
                     except ProcessLookupError:
                         pass
             self._join_reader()
+            # under `make test-asan` every process reports leaks and memory
+            # errors on stderr at exit: any such report fails the test
+            with self.cond:
+                san = [l for l in self.lines
+                       if "AddressSanitizer" in l or "LeakSanitizer" in l
+                       or "runtime error:" in l]
+            if san:
+                problems.append("sanitizer report in the daemon log: " + san[0])
         if self._logf:
             self._logf.close()
             self._logf = None

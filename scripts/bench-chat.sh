@@ -1,0 +1,78 @@
+#!/bin/bash
+# bench-chat.sh — zwsd 1:1 throughput, latency and CPU per delivered message.
+#
+# Starts build/zwsd (W workers, free loopback port, temp runtime dir, no API listener) and runs
+# zwsd-loadgen twice with N users, user i sending to user (i + N/2) mod N (across generator
+# processes and server workers):
+#   1. open loop at --rate R msgs/s in all: delivered msgs/s and latency percentiles;
+#   2. closed loop with K messages in flight per sender: the most the pair sustains.
+# Server CPU: utime+stime of every zwsd process (supervisor, workers, broker) from /proc, read
+# before and after each run and divided by the messages delivered (the run's connect and drain
+# are included); zwsd-loadgen also samples the same processes exactly at the edges of its
+# measurement window (server_cpu_us_per_msg). The generator's own CPU is printed too: both share
+# this machine's cores. Stops everything it started, also on error or ^C.
+#
+# usage: scripts/bench-chat.sh [--users N] [--workers W] [--procs P] [--rate R] [--inflight K]
+#                              [--warmup S] [--duration S] [--tick US] [--ack]
+#   defaults: 1000 users, 2 workers, 2 generator processes, 20000 msgs/s, 8 in flight, 2 s warmup,
+#   10 s window. --rate 0 or --inflight 0 skips that run.
+set -eu
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+
+USERS=1000 WORKERS=2 PROCS=2 RATE=20000 INFLIGHT=8 WARMUP=2 DURATION=10 TICK=0 ACK=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --users) USERS=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
+    --procs) PROCS=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --inflight) INFLIGHT=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --tick) TICK=$2; shift 2 ;;
+    --ack) ACK=--ack; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-chat.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+bench_init
+bench_start_zwsd "$WORKERS"
+
+RC=0
+SUMMARY=""
+# run NAME LOADGEN-ARGS...: one zwsd-loadgen chat run with CPU sampled around it.
+run() {
+    local name=$1 t0 t1 res rc recv srv_us
+    shift
+    echo
+    echo "## $name"
+    t0=$(bench_cpu_ticks)
+    set +e
+    bench_cmd "$LOADGEN" --url "$URL" --mode chat --conns "$USERS" --procs "$PROCS" \
+        --warmup "$WARMUP" --duration "$DURATION" --server-pid "$ZPID" $ACK "$@" | tee "$TMPD/$name.out"
+    rc=${PIPESTATUS[0]}
+    set -e
+    t1=$(bench_cpu_ticks)
+    [ "$rc" = 0 ] || { echo "bench-chat.sh: zwsd-loadgen exited $rc (lost messages or failed connections)" >&2; RC=1; }
+    res=$(sed -n 's/^RESULT //p' "$TMPD/$name.out")
+    recv=$(echo "$res" | bench_kv recv)
+    srv_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${recv:-0}" \
+        'BEGIN { if (n > 0) printf "%.2f", d / hz * 1e6 / n; else print "n/a" }')
+    echo "server CPU around the whole run: $((t1 - t0)) ticks (1/$CLK_TCK s) for ${recv:-0} delivered" \
+         "messages = $srv_us us per message"
+    SUMMARY="$SUMMARY
+BENCH chat run=$name users=$USERS workers=$WORKERS $(echo "$res" | tr ' ' '\n' | grep -E \
+'^(loop|rate_target|inflight|msgs_per_s|p50_us|p90_us|p99_us|p999_us|max_us|lost|gen_cpu_pct|gen_cpu_us_per_msg|server_cpu_pct|server_cpu_us_per_msg)=' \
+        | tr '\n' ' ')server_cpu_us_per_msg_whole_run=$srv_us rc=$rc"
+}
+
+[ "$RATE" = 0 ] || run open-loop --rate "$RATE" --tick "$TICK"
+[ "$INFLIGHT" = 0 ] || run closed-loop --inflight "$INFLIGHT"
+bench_stop_zwsd
+
+echo
+echo "# summary (server_cpu_us_per_msg: in the window; _whole_run: /proc before/after the run)"
+echo "${SUMMARY#?}"
+exit $RC

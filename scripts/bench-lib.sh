@@ -1,0 +1,154 @@
+#!/bin/bash
+# bench-lib.sh — helpers shared by scripts/bench-{idle,chat,group}.sh; source it, do not run it.
+#
+# What it gives a bench script:
+#   bench_init              temp dir, binaries, cleanup trap (every process we start dies with us)
+#   bench_start_zwsd W      build/zwsd with W workers on a free loopback port, temp runtime dir, no
+#                           API listener; returns once a probe client got its welcome (ZPID, PORT, URL)
+#   bench_stop_zwsd         SIGTERM, then SIGKILL to the whole tree after 15 s
+#   bench_tree PID          PID and all its descendants
+#   bench_mem               "rss_kb pss_kb" summed over the zwsd tree; per-process lines on stderr
+#   bench_cpu_ticks         utime+stime (clock ticks) summed over the zwsd tree
+#   bench_cmd CMD...        print "+ CMD" (so the output shows exactly what ran), then run it
+#   bench_kv KEY            the value of KEY in the RESULT line on stdin
+# Environment: ZWSD, LOADGEN (binaries; default build/zwsd, build/zwsd-loadgen), BENCH_KEEP=1 keeps
+# the temp dir (logs), BENCH_PORT forces the port.
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    echo "bench-lib.sh: helpers for the bench-*.sh scripts; nothing to run here" >&2
+    exit 0
+fi
+
+bench_init() {
+    REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    ZWSD=${ZWSD:-$REPO/build/zwsd}
+    LOADGEN=${LOADGEN:-$REPO/build/zwsd-loadgen}
+    for b in "$ZWSD" "$LOADGEN"; do
+        [ -x "$b" ] || { echo "$(basename "$0"): $b not built (make, or set ZWSD/LOADGEN)" >&2; exit 2; }
+    done
+    TMPD=$(mktemp -d /tmp/zwsd-bench.XXXXXX)
+    ZPID="" LGPID=""
+    # shellcheck disable=SC2034  # used by the scripts that source this file
+    CLK_TCK=$(getconf CLK_TCK)
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+    echo "# $(basename "$0") on $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "# zwsd: $ZWSD"
+    echo "# loadgen: $LOADGEN"
+}
+
+bench_cmd() {
+    echo "+ $*"
+    "$@"
+}
+
+# PID and its descendants, parents first.
+bench_tree() {
+    local queue=("$1") i=0 p
+    while [ "$i" -lt "${#queue[@]}" ]; do
+        p=${queue[$i]}
+        i=$((i + 1))
+        [ -d "/proc/$p" ] || continue
+        echo "$p"
+        # shellcheck disable=SC2207
+        queue+=($(cat /proc/"$p"/task/*/children 2>/dev/null))
+    done
+}
+
+bench_mem() {
+    local rss=0 pss=0 p r s comm
+    for p in $(bench_tree "$ZPID"); do
+        r=$(awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null)
+        s=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null)
+        comm=$(cat /proc/"$p"/comm 2>/dev/null)
+        [ -n "$r" ] || continue
+        echo "    pid $p ($comm): VmRSS ${r} kB, Pss ${s:-?} kB" >&2
+        rss=$((rss + r)); pss=$((pss + ${s:-0}))
+    done
+    echo "$rss $pss"
+}
+
+bench_cpu_ticks() {
+    local sum=0 p t
+    for p in $(bench_tree "$ZPID"); do
+        # fields after the ")" of comm: state is $1, so utime/stime are $12/$13
+        t=$(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}')
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+
+bench_free_port() {
+    local p
+    if [ -n "${BENCH_PORT:-}" ]; then echo "$BENCH_PORT"; return; fi
+    # below the ephemeral range, so the generator's source ports never collide with it
+    for _ in $(seq 200); do
+        p=$((20000 + RANDOM % 10000))
+        [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return; }
+    done
+    echo "bench: no free port" >&2; return 1
+}
+
+bench_start_zwsd() {
+    local workers=$1 i
+    PORT=$(bench_free_port)
+    URL="ws://127.0.0.1:$PORT"
+    mkdir -p "$TMPD/run"
+    echo "+ $ZWSD --workers $workers --listen 127.0.0.1:$PORT --runtime-dir $TMPD/run --api-listen off" \
+         "2> $TMPD/zwsd.log &"
+    "$ZWSD" --workers "$workers" --listen "127.0.0.1:$PORT" --runtime-dir "$TMPD/run" \
+        --api-listen off > "$TMPD/zwsd.log" 2>&1 &
+    ZPID=$!
+    # Ready = a client gets its welcome (the broker route is live), not "the port listens".
+    for i in $(seq 150); do
+        if ! kill -0 "$ZPID" 2>/dev/null; then
+            echo "bench: zwsd exited during startup; its log:" >&2; tail -20 "$TMPD/zwsd.log" >&2
+            ZPID=""; return 1
+        fi
+        "$LOADGEN" --url "$URL" --conns 1 --user-prefix benchprobe --mode idle --duration 0.01 \
+            --timeout 1 > /dev/null 2>&1 && break
+        [ "$i" = 150 ] && { echo "bench: zwsd not serving after 15 s; log:" >&2; tail -20 "$TMPD/zwsd.log" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "# zwsd pid $ZPID ready on $URL: $(bench_tree "$ZPID" | while read -r p; do
+        printf '%s(%s) ' "$p" "$(cat /proc/"$p"/comm 2>/dev/null)"; done)"
+}
+
+bench_stop_zwsd() {
+    [ -n "$ZPID" ] || return 0
+    local tree i
+    tree=$(bench_tree "$ZPID")
+    kill -TERM "$ZPID" 2>/dev/null
+    for i in $(seq 150); do
+        kill -0 "$ZPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$ZPID" 2>/dev/null; then
+        echo "bench: zwsd did not stop within 15 s of SIGTERM; killing" >&2
+        # shellcheck disable=SC2086  # one pid per word
+        kill -KILL $tree 2>/dev/null
+    fi
+    wait "$ZPID" 2>/dev/null || true
+    # children that outlived the supervisor are a bug worth seeing
+    for i in $tree; do
+        if kill -0 "$i" 2>/dev/null; then
+            echo "bench: pid $i ($(cat /proc/"$i"/comm 2>/dev/null)) outlived the supervisor; killing" >&2
+            kill -KILL "$i" 2>/dev/null
+        fi
+    done
+    ZPID=""
+}
+
+bench_cleanup() {
+    local rc=$?
+    if [ -n "$LGPID" ] && kill -0 "$LGPID" 2>/dev/null; then
+        kill -TERM "$LGPID" 2>/dev/null; wait "$LGPID" 2>/dev/null || true
+    fi
+    bench_stop_zwsd
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "# logs kept in $TMPD"; else rm -rf "$TMPD"; fi
+    exit $rc
+}
+
+bench_kv() {
+    tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
+}
