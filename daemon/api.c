@@ -1,17 +1,1381 @@
-/* api — placeholder until the HTTP API lands: the listener is refused. */
+/* api — see api.h.
+ *
+ * Input: every byte read from an API connection goes into its own buffer
+ * (c->in), and http_parser is fed from there, so the request line and the
+ * headers the API looks at are kept as offsets into that buffer, as
+ * handshake.c does; a body is copied out (chunked pieces are not adjacent).
+ * The parser is paused at the end of each request: the request is answered
+ * (or handed to the broker), and only then are the bytes behind it parsed,
+ * so pipelined requests are answered strictly in order. While a request
+ * waits for a completion, or while a client does not read its responses,
+ * nothing more is read from the socket: the kernel's buffers push back.
+ *
+ * Output: responses are appended to c->out and written once per loop turn
+ * in api_flush(). A response that ends the connection (Connection: close,
+ * a malformed request, 413) is followed by a lingering close: our side is
+ * shut down and input is discarded until EOF or 2 s, so the client reads
+ * the response instead of a reset caused by its unread request bytes.
+ *
+ * Memory: an idle keep-alive connection holds this struct and buffers of at
+ * most 4 KiB; bigger ones are freed as soon as they are empty. */
 #include "api.h"
 
-api_t *api_new(worker_t *w) { (void)w; return NULL; }
-void api_destroy(api_t **self_p) { (void)self_p; }
-void api_accept(worker_t *w) { (void)w; }
-void api_on_ready(worker_t *w, int fd, uint32_t events) { (void)w; (void)fd; (void)events; }
-void api_timers(worker_t *w) { (void)w; }
-void api_flush(worker_t *w) { (void)w; }
-void api_reap(worker_t *w) { (void)w; }
-int api_count(worker_t *w) { (void)w; return 0; }
-void api_push_done(worker_t *w, int fd, uint32_t gen, const char *mid, const char *status)
-{ (void)w; (void)fd; (void)gen; (void)mid; (void)status; }
-void api_online_done(worker_t *w, int fd, uint32_t gen, int64_t users, int64_t sessions)
-{ (void)w; (void)fd; (void)gen; (void)users; (void)sessions; }
-void api_presence_done(worker_t *w, int fd, uint32_t gen, const env_t *e)
-{ (void)w; (void)fd; (void)gen; (void)e; }
+#include <errno.h>
+#include <http_parser.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "client_json.h"
+#include "handlers.h"
+#include "log.h"
+#include "metrics.h"
+#include "valid.h"
+
+#define S_HEAD_MAX   8192           /* request line through the empty line */
+#define S_KEY_MAX    4096           /* longest API key file accepted */
+#define S_KEEP_BUF   4096           /* an empty buffer bigger than this is freed */
+#define S_READ_MIN   4096           /* free room offered to each recv() */
+#define S_OUT_HIGH   (256 * 1024)   /* stop parsing while this much is unwritten */
+#define S_IDLE_MS    30000          /* between requests, or for one request to arrive */
+#define S_LINGER_MS  2000           /* discarding input after the last response */
+#define S_SERVICE_ROUNDS 4          /* parse/write rounds per conn and turn */
+/* worker.c's epoll tag for the API listener (TAG_API there), needed to put
+ * the listener back after an EMFILE pause */
+#define S_TAG_LISTENER (4ULL << 40)
+
+typedef enum {
+    AC_READ,        /* parsing requests */
+    AC_WAIT,        /* a request waits for its completion; input stays buffered */
+    AC_CLOSING,     /* the last response is queued: shut down once it is written */
+    AC_LINGER,      /* our side shut down: discard input until EOF */
+    AC_DEAD,        /* on the reap list */
+} ac_state_t;
+
+typedef enum { WAIT_NONE, WAIT_PUSH, WAIT_ONLINE, WAIT_PRESENCE } ac_wait_t;
+
+/* The headers the API looks at; the others are parsed and dropped. */
+typedef enum { HDR_OTHER, HDR_AUTHORIZATION, HDR_EXPECT } hdr_kind_t;
+
+/* Where the parser is inside a header line (a name or value may come in
+ * several pieces, one per feed). */
+typedef enum { IN_NONE, IN_FIELD, IN_VALUE } in_t;
+
+enum { TL_API_IDLE, TL_API_LINGER, TL_API_COUNT };
+
+typedef struct ac ac_t;
+
+struct api {
+    worker_t   *w;
+    ac_t      **conns;              /* by fd */
+    int         cap;
+    int         count;
+    link_t      timers[TL_API_COUNT];
+    link_t      dirty;              /* output to write or input to resume */
+    link_t      reap;
+    int         accept_paused;      /* EMFILE: listener off for 100 ms */
+    int64_t     accept_resume;
+    /* the API key (NULL: no auth), and what it was read from */
+    char       *key;
+    size_t      key_len;
+    char        key_path[sizeof ((options_t *)0)->api_key_file];
+    struct stat key_st;
+    int64_t     key_check;          /* next stat() of the key file */
+    int         key_warned;
+    buf_t       body;               /* a response body being rendered */
+};
+
+struct ac {
+    api_t      *api;
+    int         fd;
+    uint32_t    gen;                /* tells reused fds apart (completions) */
+    uint8_t     state;              /* ac_state_t */
+    uint8_t     wait;               /* ac_wait_t, in AC_WAIT */
+    uint8_t     tl;                 /* timer list */
+    uint8_t     dirty;              /* in api->dirty (or being serviced) */
+    uint8_t     resume;             /* parse buffered input and read on */
+    uint8_t     blocked;            /* output over S_OUT_HIGH: not parsing */
+    uint8_t     peer_eof;
+    link_t      tlink;
+    link_t      dlink;              /* in api->dirty or api->reap */
+    int64_t     t_ms;
+    http_parser parser;             /* parser.data = this conn */
+    buf_t       in;                 /* bytes read and not yet consumed */
+    size_t      parsed;             /* of in, fed to the parser */
+    size_t      req_start;          /* where the current request begins */
+    /* the current request, as offsets into in */
+    size_t      url_off, url_len;
+    size_t      field_off, field_len;
+    size_t      value_end;
+    uint8_t     in_hdr;             /* in_t */
+    uint8_t     cur_hdr;            /* hdr_kind_t of the value being read */
+    uint8_t     nauth;
+    uint8_t     head_done, complete, keep, too_large, malformed, oom, expect;
+    size_t      auth_off, auth_len, expect_off, expect_len;
+    buf_t       body;
+    buf_t       out;
+    const char *method;             /* for the debug line */
+    char        path[48];
+};
+
+static uint32_t s_gen;
+
+static void s_process(worker_t *w, ac_t *c);
+static void s_read(worker_t *w, ac_t *c);
+
+/* ---- small helpers --------------------------------------------------- */
+
+static const char *
+s_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default:  return "Error";
+    }
+}
+
+static int
+s_appendf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* printf onto the end of b; 0, or -1 on ENOMEM. */
+static int
+s_appendf(buf_t *b, const char *fmt, ...)
+{
+    for (size_t room = 128;;) {
+        if (buf_reserve(b, room) < 0)
+            return -1;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        room = (size_t)n + 1;
+    }
+}
+
+static void
+s_set_timer(worker_t *w, ac_t *c, int tl)
+{
+    list_unlink(&c->tlink);
+    c->tl = (uint8_t)tl;
+    c->t_ms = w->now;
+    list_push_tail(&c->api->timers[tl], &c->tlink);
+}
+
+static void
+s_mark_dirty(ac_t *c)
+{
+    if (!c->dirty && c->state != AC_DEAD) {
+        c->dirty = 1;
+        list_push_tail(&c->api->dirty, &c->dlink);
+    }
+}
+
+/* Ends the connection now; it is freed in api_reap(). */
+static void
+s_drop(ac_t *c)
+{
+    if (c->state == AC_DEAD)
+        return;
+    c->state = AC_DEAD;
+    list_unlink(&c->tlink);
+    if (c->dirty)
+        list_unlink(&c->dlink);
+    c->dirty = 1;                       /* never re-marked */
+    list_push_tail(&c->api->reap, &c->dlink);
+}
+
+static void
+s_free_if_big(buf_t *b)
+{
+    if (b->len == 0 && b->cap > S_KEEP_BUF)
+        buf_free(b);
+}
+
+/* ---- the API key ----------------------------------------------------- */
+
+/* Reads the key from path: the file's bytes less one trailing newline
+ * (LF or CRLF). 0, or -1 with errno set (EINVAL: empty or too long). */
+static int
+s_key_load(api_t *a, const char *path)
+{
+    char buf[S_KEY_MAX + 2];
+    struct stat st;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf, f);
+    int bad = ferror(f) || fstat(fileno(f), &st) < 0;
+    fclose(f);
+    if (bad)
+        return -1;
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (n == 0 || n > S_KEY_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *key = malloc(n);
+    if (!key)
+        return -1;
+    memcpy(key, buf, n);
+    if (a->key)
+        OPENSSL_cleanse(a->key, a->key_len);
+    free(a->key);
+    a->key = key;
+    a->key_len = n;
+    a->key_st = st;
+    snprintf(a->key_path, sizeof a->key_path, "%s", path);
+    return 0;
+}
+
+static void
+s_key_clear(api_t *a)
+{
+    if (a->key)
+        OPENSSL_cleanse(a->key, a->key_len);
+    free(a->key);
+    a->key = NULL;
+    a->key_len = 0;
+    a->key_path[0] = '\0';
+}
+
+/* Once a second: pick up a new --api-key-file after SIGHUP, or a key file
+ * that was rewritten. A file that cannot be read keeps the old key. */
+static void
+s_key_check(worker_t *w, api_t *a)
+{
+    if (w->now < a->key_check)
+        return;
+    a->key_check = w->now + 1000;
+    const char *path = w->opt->api_key_file;
+    if (!path[0]) {
+        if (a->key) {
+            log_info("api: key file no longer configured; API requests need no key");
+            s_key_clear(a);
+        }
+        return;
+    }
+    struct stat st;
+    int same = strcmp(path, a->key_path) == 0;
+    if (same && stat(path, &st) == 0 && st.st_ino == a->key_st.st_ino
+        && st.st_dev == a->key_st.st_dev && st.st_size == a->key_st.st_size
+        && st.st_mtim.tv_sec == a->key_st.st_mtim.tv_sec
+        && st.st_mtim.tv_nsec == a->key_st.st_mtim.tv_nsec)
+        return;
+    if (s_key_load(a, path) < 0) {
+        if (!a->key_warned)
+            log_warn("api: cannot read key file %s; keeping the current key", path);
+        a->key_warned = 1;
+        return;
+    }
+    a->key_warned = 0;
+    log_info("api: key read from %s", path);
+}
+
+/* The credential of an "Authorization: Bearer X" value, or NULL. */
+static const char *
+s_bearer(const char *v, size_t n, size_t *tn)
+{
+    while (n && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n < 7 || strncasecmp(v, "bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
+        return NULL;
+    v += 6;
+    n -= 6;
+    while (n && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    *tn = n;
+    return v;
+}
+
+/* Exactly one Authorization header carrying the key. Only the length can
+ * leak through timing; CRYPTO_memcmp() looks at every byte. */
+static int
+s_authorized(const api_t *a, const ac_t *c)
+{
+    size_t tn = 0;
+    const char *t = c->nauth == 1 ? s_bearer(c->in.data + c->auth_off, c->auth_len, &tn) : NULL;
+    if (!t || tn != a->key_len)
+        return 0;
+    return CRYPTO_memcmp(t, a->key, a->key_len) == 0;
+}
+
+/* ---- http_parser callbacks ------------------------------------------- */
+
+static size_t
+s_off(const ac_t *c, const char *at)
+{
+    return (size_t)(at - c->in.data);
+}
+
+static int
+s_on_message_begin(http_parser *p)
+{
+    ac_t *c = p->data;
+    s_set_timer(c->api->w, c, TL_API_IDLE);    /* a request has 30 s to arrive */
+    return 0;
+}
+
+static int
+s_on_url(http_parser *p, const char *at, size_t len)
+{
+    ac_t *c = p->data;
+    if (c->url_len == 0)
+        c->url_off = s_off(c, at);
+    c->url_len += len;
+    return 0;
+}
+
+static int
+s_on_header_field(http_parser *p, const char *at, size_t len)
+{
+    ac_t *c = p->data;
+    if (c->in_hdr != IN_FIELD) {
+        c->field_off = s_off(c, at);
+        c->field_len = 0;
+        c->in_hdr = IN_FIELD;
+    }
+    c->field_len += len;
+    return 0;
+}
+
+static int
+s_field_is(const ac_t *c, const char *name)
+{
+    size_t n = strlen(name);
+    return c->field_len == n && strncasecmp(c->in.data + c->field_off, name, n) == 0;
+}
+
+/* Called at least once per header (len 0 for an empty value). The pieces of
+ * one value are adjacent in c->in unless the value was folded (obs-fold),
+ * which RFC 7230 3.2.4 lets a server refuse with 400. */
+static int
+s_on_header_value(http_parser *p, const char *at, size_t len)
+{
+    ac_t *c = p->data;
+    size_t off = s_off(c, at);
+    if (c->in_hdr != IN_VALUE) {
+        c->in_hdr = IN_VALUE;
+        c->value_end = off;
+        c->cur_hdr = HDR_OTHER;
+        if (s_field_is(c, "authorization")) {
+            c->cur_hdr = HDR_AUTHORIZATION;
+            c->auth_off = off;
+            c->auth_len = 0;
+            if (c->nauth < 2)
+                c->nauth++;
+        } else if (s_field_is(c, "expect")) {
+            c->cur_hdr = HDR_EXPECT;
+            c->expect_off = off;
+            c->expect_len = 0;
+        }
+    }
+    if (off != c->value_end)
+        c->malformed = 1;
+    c->value_end = off + len;
+    if (c->cur_hdr == HDR_AUTHORIZATION)
+        c->auth_len += len;
+    else if (c->cur_hdr == HDR_EXPECT)
+        c->expect_len += len;
+    return 0;
+}
+
+/* A declared body over the limit is refused before it is read. A client
+ * that waits for "100 Continue" (curl does, for bodies over 1 KiB) gets it
+ * here, behind the responses already queued. */
+static int
+s_on_headers_complete(http_parser *p)
+{
+    ac_t *c = p->data;
+    c->head_done = 1;
+    c->in_hdr = IN_NONE;
+    if (p->content_length != ULLONG_MAX && p->content_length > c->api->w->opt->max_message) {
+        c->too_large = 1;
+        return -1;                      /* stops the parser */
+    }
+    if (c->expect_len == 12 && strncasecmp(c->in.data + c->expect_off, "100-continue", 12) == 0
+        && p->http_major == 1 && p->http_minor >= 1) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (buf_append(&c->out, cont, sizeof cont - 1) < 0) {
+            c->oom = 1;
+            return -1;
+        }
+        s_mark_dirty(c);
+    }
+    return 0;
+}
+
+static int
+s_on_body(http_parser *p, const char *at, size_t len)
+{
+    ac_t *c = p->data;
+    if (c->body.len + len > c->api->w->opt->max_message) {
+        c->too_large = 1;
+        return -1;
+    }
+    if (buf_append(&c->body, at, len) < 0) {
+        c->oom = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Pausing makes http_parser_execute() return right after this request's
+ * last byte: the next one is parsed only once this one is answered. */
+static int
+s_on_message_complete(http_parser *p)
+{
+    ac_t *c = p->data;
+    c->complete = 1;
+    c->keep = http_should_keep_alive(p) && !p->upgrade;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings s_settings = {
+    .on_message_begin = s_on_message_begin,
+    .on_url = s_on_url,
+    .on_header_field = s_on_header_field,
+    .on_header_value = s_on_header_value,
+    .on_headers_complete = s_on_headers_complete,
+    .on_body = s_on_body,
+    .on_message_complete = s_on_message_complete,
+};
+
+/* ---- responses ------------------------------------------------------- */
+
+/* Forgets the request just answered; the next one starts where the parser
+ * stopped. */
+static void
+s_req_reset(ac_t *c)
+{
+    c->req_start = c->parsed;
+    c->url_off = c->url_len = 0;
+    c->field_off = c->field_len = c->value_end = 0;
+    c->in_hdr = IN_NONE;
+    c->cur_hdr = HDR_OTHER;
+    c->nauth = 0;
+    c->head_done = c->complete = c->too_large = c->malformed = c->oom = c->expect = 0;
+    c->auth_off = c->auth_len = c->expect_off = c->expect_len = 0;
+    c->body.len = 0;
+    s_free_if_big(&c->body);
+    c->wait = WAIT_NONE;
+    c->method = NULL;
+    c->path[0] = '\0';
+}
+
+/* Queues the response to the current request and moves on: to the next
+ * request, or to closing when the request asked for it (or was bad). */
+static void
+s_respond(worker_t *w, ac_t *c, int status, const char *ctype, const char *extra,
+          const char *body, size_t blen)
+{
+    if (c->state == AC_DEAD)
+        return;
+    int http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    const char *conn = !c->keep ? "Connection: close\r\n"
+                     : http10 ? "Connection: keep-alive\r\n" : "";
+    if (s_appendf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                  status, s_reason(status), ctype, blen, extra ? extra : "", conn) < 0
+        || (c->parser.method != HTTP_HEAD && buf_append(&c->out, body, blen) < 0)) {
+        log_warnx("api: out of memory for a response; dropping the connection");
+        s_drop(c);
+        return;
+    }
+    log_debug("api %s %s -> %d", c->method ? c->method : "-", c->path[0] ? c->path : "-", status);
+    s_req_reset(c);
+    s_set_timer(w, c, TL_API_IDLE);
+    c->state = c->keep ? AC_READ : AC_CLOSING;
+    s_mark_dirty(c);
+}
+
+static void
+s_json(worker_t *w, ac_t *c, int status, const char *extra, const buf_t *b)
+{
+    s_respond(w, c, status, "application/json", extra, b->data, b->len);
+}
+
+/* {"error":code,"reason":reason}; code and reason are literals needing no
+ * escaping. */
+static void
+s_error(worker_t *w, ac_t *c, int status, const char *code, const char *reason,
+        const char *extra)
+{
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"reason\":\"%s\"}", code, reason);
+    s_respond(w, c, status, "application/json", extra, body, (size_t)n);
+}
+
+static void
+s_unavailable(worker_t *w, ac_t *c)
+{
+    s_error(w, c, 503, "unavailable", "the broker cannot be reached", NULL);
+}
+
+/* ---- routes ---------------------------------------------------------- */
+
+/* POST /api/v1/send: {"msg":…, one of "receiver"/"group"/"broadcast":true,
+ * "sender"?}. Group and broadcast are answered once handed to the broker;
+ * a push to a user waits for its real outcome (api_push_done). */
+static void
+s_send(worker_t *w, ac_t *c)
+{
+    json_error_t err;
+    json_t *root = json_loadb(c->body.data ? c->body.data : "", c->body.len,
+                              JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!root) {
+        s_error(w, c, 400, "bad_json", "the body is not valid JSON", NULL);
+        return;
+    }
+    const char *why = NULL, *target = NULL, *sender = NULL;
+    json_t *msg = NULL;
+    env_kind_t kind = ENV_NONE;
+    int targets = 0;
+    if (!json_is_object(root)) {
+        why = "the body must be a JSON object";
+        goto bad;
+    }
+    if (!(msg = json_object_get(root, "msg"))) {
+        why = "msg is required";
+        goto bad;
+    }
+    json_t *v;
+    if ((v = json_object_get(root, "receiver"))) {
+        target = json_string_value(v);
+        if (!target || !valid_name(target, json_string_length(v))) {
+            why = "receiver must be a valid userId";
+            goto bad;
+        }
+        kind = ENV_CHAT;
+        targets++;
+    }
+    if ((v = json_object_get(root, "group"))) {
+        target = json_string_value(v);
+        if (!target || !valid_name(target, json_string_length(v))) {
+            why = "group must be a valid group name";
+            goto bad;
+        }
+        kind = ENV_GROUP;
+        targets++;
+    }
+    if ((v = json_object_get(root, "broadcast"))) {
+        if (!json_is_boolean(v)) {
+            why = "broadcast must be true or false";
+            goto bad;
+        }
+        if (json_is_true(v)) {
+            kind = ENV_BCAST;
+            target = NULL;
+            targets++;
+        }
+    }
+    if (targets != 1) {
+        why = "give exactly one of receiver, group, \\\"broadcast\\\":true";
+        goto bad;
+    }
+    if ((v = json_object_get(root, "sender"))) {
+        sender = json_string_value(v);
+        if (!sender || !valid_name(sender, json_string_length(v))) {
+            why = "sender must be a valid userId";
+            goto bad;
+        }
+    }
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        json_decref(root);
+        log_warnx("api: out of memory serializing a message");
+        s_error(w, c, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
+    char mid[40];
+    int rc = handle_push(w, kind, target, sender, text, strlen(text), mid, c->fd, c->gen);
+    free(text);
+    json_decref(root);
+    if (rc < 0) {
+        s_unavailable(w, c);
+        return;
+    }
+    if (kind == ENV_CHAT) {
+        c->state = AC_WAIT;
+        c->wait = WAIT_PUSH;
+        return;
+    }
+    buf_t *b = &c->api->body;
+    b->len = 0;
+    if (s_appendf(b, "{\"mid\":\"%s\",\"status\":\"sent\"}", mid) < 0)
+        s_drop(c);
+    else
+        s_json(w, c, 200, NULL, b);
+    return;
+bad:
+    json_decref(root);
+    s_error(w, c, 400, "bad_request", why, NULL);
+}
+
+static void
+s_online(worker_t *w, ac_t *c)
+{
+    if (handle_query(w, ENV_ONLINE, NULL, 0, c->fd, c->gen) < 0) {
+        s_unavailable(w, c);
+        return;
+    }
+    c->state = AC_WAIT;
+    c->wait = WAIT_ONLINE;
+}
+
+static int
+s_hex(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* GET /api/v1/presence?users=a,b: 1-100 valid names (percent-decoded, as a
+ * client library may encode '@'); repeated names are asked once. */
+static void
+s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
+{
+    char dec[S_HEAD_MAX + 1];
+    const char *users[ENV_USERS_MAX];
+    size_t n = 0, dn = 0;
+    const char *val = NULL;
+    size_t vn = 0;
+    while (q && qn > 0) {
+        const char *amp = memchr(q, '&', qn);
+        size_t pn = amp ? (size_t)(amp - q) : qn;
+        if (pn >= 6 && memcmp(q, "users=", 6) == 0) {
+            val = q + 6;
+            vn = pn - 6;
+            break;
+        }
+        if (!amp)
+            break;
+        q += pn + 1;
+        qn -= pn + 1;
+    }
+    if (!val) {
+        s_error(w, c, 400, "bad_request", "users is required", NULL);
+        return;
+    }
+    for (size_t i = 0; i < vn; i++) {
+        int h, l;
+        if (val[i] == '%' && i + 2 < vn + 0 + 1 && i + 2 <= vn - 1 + 1
+            && (h = s_hex(val[i + 1])) >= 0 && (l = s_hex(val[i + 2])) >= 0) {
+            dec[dn++] = (char)(h << 4 | l);
+            i += 2;
+        } else {
+            dec[dn++] = val[i];
+        }
+    }
+    dec[dn] = '\0';
+    char *s = dec;
+    for (;;) {
+        char *comma = strchr(s, ',');
+        if (comma)
+            *comma = '\0';
+        size_t sn = strlen(s);
+        if (!valid_name(s, sn)) {
+            s_error(w, c, 400, "bad_request", "users must be 1-100 valid userIds, comma-separated",
+                    NULL);
+            return;
+        }
+        int dup = 0;
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = strcmp(users[i], s) == 0;
+        if (!dup) {
+            if (n == ENV_USERS_MAX) {
+                s_error(w, c, 400, "bad_request", "at most 100 users", NULL);
+                return;
+            }
+            users[n++] = s;
+        }
+        if (!comma)
+            break;
+        s = comma + 1;
+    }
+    if (handle_query(w, ENV_PRESENCE, users, n, c->fd, c->gen) < 0) {
+        s_unavailable(w, c);
+        return;
+    }
+    c->state = AC_WAIT;
+    c->wait = WAIT_PRESENCE;
+}
+
+static void
+s_healthz(worker_t *w, ac_t *c)
+{
+    if (bus_up(w->bus))
+        s_respond(w, c, 200, "text/plain", NULL, "ok", 2);
+    else
+        s_respond(w, c, 503, "text/plain", NULL, "unavailable", 11);
+}
+
+/* Prometheus text exposition format 0.0.4. The counters live in shared
+ * memory (metrics.h), so any worker reports the whole host. */
+static int
+s_family(buf_t *b, const char *name, const char *type, const char *help)
+{
+    return s_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int
+s_render_metrics(worker_t *w, buf_t *b)
+{
+    static const struct { metric_t m; const char *status; } refused[] = {
+        { M_REFUSED_400, "400" }, { M_REFUSED_401, "401" }, { M_REFUSED_403, "403" },
+        { M_REFUSED_404, "404" }, { M_REFUSED_426, "426" }, { M_REFUSED_431, "431" },
+        { M_REFUSED_503, "503" }, { M_REFUSED_OTHER, "other" },
+    };
+    static const struct { metric_t m; const char *label; } routed[] = {
+        { M_ROUTED_CHAT, "chat" }, { M_ROUTED_GROUP, "group" }, { M_ROUTED_BCAST, "broadcast" },
+    }, acks[] = {
+        { M_ACK_DELIVERED, "delivered" }, { M_ACK_OFFLINE, "offline" }, { M_ACK_SENT, "sent" },
+        { M_ACK_UNAVAILABLE, "unavailable" }, { M_ACK_JOINED, "joined" }, { M_ACK_LEFT, "left" },
+    };
+    static const struct { metric_t m; const char *name, *help; } simple[] = {
+        { M_CLOSE_SLOW, "zwsd_slow_consumer_closes_total",
+          "Sessions closed with 4008 because their outbound queue passed its cap." },
+        { M_CLOSE_RATE, "zwsd_rate_limit_closes_total",
+          "Sessions closed with 1008 for sustained rate-limit abuse." },
+        { M_KICKED, "zwsd_sessions_replaced_total",
+          "Sessions closed with 4001 by a newer login of the same user." },
+        { M_WORKER_RESTARTS, "zwsd_worker_restarts_total", "Worker processes respawned." },
+        { M_BROKER_RESTARTS, "zwsd_broker_restarts_total", "Embedded broker processes respawned." },
+    };
+    long long v;
+#define S(...) if (s_appendf(b, __VA_ARGS__) < 0) return -1
+    if (s_family(b, "zwsd_connections", "gauge", "Open WebSocket TCP connections.") < 0)
+        return -1;
+    S("zwsd_connections %lld\n", (long long)metrics_sum(M_CONNECTIONS));
+    if (s_family(b, "zwsd_sessions", "gauge", "Upgraded WebSocket sessions.") < 0)
+        return -1;
+    S("zwsd_sessions %lld\n", (long long)metrics_sum(M_SESSIONS));
+    if (s_family(b, "zwsd_handshakes_total", "counter", "WebSocket handshakes by result.") < 0)
+        return -1;
+    S("zwsd_handshakes_total{result=\"accepted\"} %lld\n", (long long)metrics_sum(M_HANDSHAKES_OK));
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        S("zwsd_handshakes_total{result=\"refused\",status=\"%s\"} %lld\n", refused[i].status,
+          (long long)metrics_sum(refused[i].m));
+    if (s_family(b, "zwsd_frames_total", "counter", "WebSocket data frames by direction.") < 0)
+        return -1;
+    S("zwsd_frames_total{direction=\"in\"} %lld\n", (long long)metrics_sum(M_FRAMES_IN));
+    S("zwsd_frames_total{direction=\"out\"} %lld\n", (long long)metrics_sum(M_FRAMES_OUT));
+    if (s_family(b, "zwsd_messages_routed_total", "counter",
+                 "Messages handed to the broker, from clients and the API.") < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof routed / sizeof *routed; i++)
+        S("zwsd_messages_routed_total{kind=\"%s\"} %lld\n", routed[i].label,
+          (long long)metrics_sum(routed[i].m));
+    if (s_family(b, "zwsd_acks_total", "counter", "Acks and API outcomes by status.") < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof acks / sizeof *acks; i++)
+        S("zwsd_acks_total{status=\"%s\"} %lld\n", acks[i].label, (long long)metrics_sum(acks[i].m));
+    if (s_family(b, "zwsd_errors_total", "counter", "Error frames sent to clients, by code.") < 0)
+        return -1;
+    for (int code = 1; code < CJ_CODE_COUNT; code++)
+        S("zwsd_errors_total{code=\"%s\"} %lld\n", cj_code_name((cj_code_t)code),
+          (long long)metrics_sum((metric_t)(M_ERR_BASE + code)));
+    for (size_t i = 0; i < sizeof simple / sizeof *simple; i++) {
+        if (s_family(b, simple[i].name, "counter", simple[i].help) < 0)
+            return -1;
+        S("%s %lld\n", simple[i].name, (long long)metrics_sum(simple[i].m));
+    }
+    if (s_family(b, "zwsd_broker_up", "gauge",
+                 "1 when the broker answers the worker that served this scrape.") < 0)
+        return -1;
+    S("zwsd_broker_up %d\n", bus_up(w->bus) ? 1 : 0);
+    if (s_family(b, "zwsd_worker_connections", "gauge",
+                 "Open WebSocket TCP connections per worker slot.") < 0)
+        return -1;
+    for (int slot = 0; slot < metrics_slots(); slot++) {
+        v = (long long)metrics_get(slot, M_CONNECTIONS);
+        S("zwsd_worker_connections{worker=\"%d\"} %lld\n", slot, v);
+    }
+#undef S
+    return 0;
+}
+
+static void
+s_metrics(worker_t *w, ac_t *c)
+{
+    buf_t *b = &c->api->body;
+    b->len = 0;
+    if (s_render_metrics(w, b) < 0) {
+        log_warnx("api: out of memory rendering /metrics");
+        s_error(w, c, 503, "unavailable", "out of memory", NULL);
+        return;
+    }
+    s_respond(w, c, 200, "text/plain; version=0.0.4", NULL, b->data, b->len);
+}
+
+/* The path (no query) for the debug line, with non-printables replaced. */
+static void
+s_note_path(ac_t *c, const char *path, size_t n)
+{
+    if (log_verbosity() >= 1)
+        log_sample(c->path, sizeof c->path, path, n);
+}
+
+/* One complete request: authorization first (so an unknown path with a
+ * wrong key is 401), then the path, then the method. */
+static void
+s_dispatch(worker_t *w, ac_t *c)
+{
+    static const struct {
+        const char *path;
+        int method;
+    } routes[] = {
+        { "/api/v1/send", HTTP_POST }, { "/api/v1/online", HTTP_GET },
+        { "/api/v1/presence", HTTP_GET }, { "/healthz", HTTP_GET }, { "/metrics", HTTP_GET },
+    };
+    http_parser *p = &c->parser;
+    struct http_parser_url u;
+    c->method = http_method_str((enum http_method)p->method);
+    http_parser_url_init(&u);
+    if (c->malformed || c->url_len == 0
+        || http_parser_parse_url(c->in.data + c->url_off, c->url_len, p->method == HTTP_CONNECT, &u)
+        || !(u.field_set & (1 << UF_PATH))) {
+        c->keep = 0;
+        s_error(w, c, 400, "bad_request", "malformed request", NULL);
+        return;
+    }
+    const char *path = c->in.data + c->url_off + u.field_data[UF_PATH].off;
+    size_t plen = u.field_data[UF_PATH].len;
+    const char *query = NULL;
+    size_t qlen = 0;
+    if (u.field_set & (1 << UF_QUERY)) {
+        query = c->in.data + c->url_off + u.field_data[UF_QUERY].off;
+        qlen = u.field_data[UF_QUERY].len;
+    }
+    s_note_path(c, path, plen);
+    if (c->api->key && !s_authorized(c->api, c)) {
+        s_error(w, c, 401, "unauthorized", "missing or wrong API key",
+                "WWW-Authenticate: Bearer\r\n");
+        return;
+    }
+    size_t r = 0, nroutes = sizeof routes / sizeof *routes;
+    while (r < nroutes && !(strlen(routes[r].path) == plen && !memcmp(routes[r].path, path, plen)))
+        r++;
+    if (r == nroutes) {
+        s_error(w, c, 404, "not_found", "no such path", NULL);
+        return;
+    }
+    if ((int)p->method != routes[r].method) {
+        s_error(w, c, 405, "method_not_allowed", "method not allowed on this path",
+                routes[r].method == HTTP_POST ? "Allow: POST\r\n" : "Allow: GET\r\n");
+        return;
+    }
+    switch (r) {
+    case 0: s_send(w, c); break;
+    case 1: s_online(w, c); break;
+    case 2: s_presence(w, c, query, qlen); break;
+    case 3: s_healthz(w, c); break;
+    default: s_metrics(w, c); break;
+    }
+}
+
+/* ---- input ----------------------------------------------------------- */
+
+/* Moves the bytes of the current request and behind it to the front of
+ * the buffer; every offset shifts with them. */
+static void
+s_compact(ac_t *c)
+{
+    size_t k = c->req_start;
+    if (k == 0)
+        return;
+    memmove(c->in.data, c->in.data + k, c->in.len - k);
+    c->in.len -= k;
+    c->parsed -= k;
+    c->req_start = 0;
+    if (c->url_len)
+        c->url_off -= k;
+    if (c->in_hdr != IN_NONE) {
+        c->field_off -= k;
+        c->value_end = c->value_end >= k ? c->value_end - k : 0;
+    }
+    if (c->nauth)
+        c->auth_off -= k;
+    if (c->cur_hdr == HDR_EXPECT || c->expect_len)
+        c->expect_off = c->expect_off >= k ? c->expect_off - k : 0;
+}
+
+/* Parses buffered input and answers requests in order until the input is
+ * used up, a request waits for a completion, the connection is closing,
+ * or too much output is unwritten (then c->blocked). */
+static void
+s_process(worker_t *w, ac_t *c)
+{
+    size_t limit = S_HEAD_MAX + w->opt->max_message + 65536;    /* head, body, chunk framing */
+    while (c->state == AC_READ) {
+        if (c->out.len >= S_OUT_HIGH) {
+            c->blocked = 1;
+            break;
+        }
+        size_t avail = c->in.len - c->parsed;
+        if (avail == 0)
+            break;
+        size_t feed = avail;
+        if (!c->head_done) {
+            size_t used = c->parsed - c->req_start;
+            if (used >= S_HEAD_MAX) {
+                c->keep = 0;
+                s_error(w, c, 431, "too_large", "request head over 8192 bytes", NULL);
+                break;
+            }
+            if (feed > S_HEAD_MAX - used)
+                feed = S_HEAD_MAX - used;   /* the head must end within the limit */
+        }
+        size_t n = http_parser_execute(&c->parser, &s_settings, c->in.data + c->parsed, feed);
+        c->parsed += n;
+        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+        if (err == HPE_PAUSED) {
+            http_parser_pause(&c->parser, 0);
+            s_dispatch(w, c);
+            continue;
+        }
+        if (err != HPE_OK || c->malformed) {
+            c->keep = 0;
+            if (c->oom)
+                s_error(w, c, 503, "unavailable", "out of memory", NULL);
+            else if (c->too_large)
+                s_error(w, c, 413, "too_large", "body over the message limit", NULL);
+            else
+                s_error(w, c, 400, "bad_request", "malformed HTTP request", NULL);
+            break;
+        }
+        if (c->parsed - c->req_start > limit) {
+            c->keep = 0;
+            s_error(w, c, 413, "too_large", "request over the message limit", NULL);
+            break;
+        }
+    }
+    if (c->state == AC_READ || c->state == AC_WAIT)
+        s_compact(c);
+    s_free_if_big(&c->in);
+}
+
+static void
+s_read(worker_t *w, ac_t *c)
+{
+    for (;;) {
+        if (c->state != AC_READ && c->state != AC_LINGER)
+            return;                     /* waiting or closing: input stays in the kernel */
+        if (c->state == AC_READ && c->blocked)
+            return;
+        ssize_t n;
+        if (c->state == AC_LINGER) {
+            n = recv(c->fd, w->rbuf, w->rbuf_len, 0);
+            if (n > 0)
+                continue;               /* discarded */
+        } else {
+            if (buf_reserve(&c->in, S_READ_MIN) < 0) {
+                log_warnx("api: out of memory for input; dropping the connection");
+                s_drop(c);
+                return;
+            }
+            n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+            if (n > 0) {
+                c->in.len += (size_t)n;
+                s_process(w, c);
+                continue;
+            }
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n == 0 && c->state == AC_READ) {
+            /* EOF (perhaps a half-close): answer what was asked, then close */
+            c->peer_eof = 1;
+            c->state = AC_CLOSING;
+            s_mark_dirty(c);
+            return;
+        }
+        s_drop(c);                      /* error, or EOF while lingering */
+        return;
+    }
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+/* Writes what is pending. When all is written: a blocked conn resumes,
+ * a closing one shuts its side down and lingers. */
+static void
+s_write(worker_t *w, ac_t *c)
+{
+    size_t off = 0;
+    while (off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;                      /* EPOLLOUT will tell */
+        s_drop(c);
+        return;
+    }
+    buf_consume(&c->out, off);
+    if (c->out.len > 0)
+        return;
+    s_free_if_big(&c->out);
+    if (c->blocked) {
+        c->blocked = 0;
+        c->resume = 1;
+    }
+    if (c->state == AC_CLOSING) {
+        if (c->peer_eof) {
+            s_drop(c);
+            return;
+        }
+        shutdown(c->fd, SHUT_WR);
+        c->state = AC_LINGER;
+        s_set_timer(w, c, TL_API_LINGER);
+        buf_free(&c->in);
+        buf_free(&c->body);
+        s_read(w, c);
+    }
+}
+
+/* ---- the public side ------------------------------------------------- */
+
+api_t *
+api_new(worker_t *w)
+{
+    if (w->cfg->api_fd < 0)
+        return NULL;
+    api_t *a = calloc(1, sizeof *a);
+    if (!a || !(a->conns = calloc((size_t)w->conns_cap, sizeof *a->conns))) {
+        log_err("api: allocating the connection table");
+        goto fail;
+    }
+    a->w = w;
+    a->cap = w->conns_cap;
+    for (int i = 0; i < TL_API_COUNT; i++)
+        list_init(&a->timers[i]);
+    list_init(&a->dirty);
+    list_init(&a->reap);
+    if (w->opt->api_key_file[0] && s_key_load(a, w->opt->api_key_file) < 0) {
+        log_err("api: key file %s", w->opt->api_key_file);
+        goto fail;
+    }
+    a->key_check = w->now + 1000;
+    return a;
+fail:
+    if (a) {
+        s_key_clear(a);
+        free(a->conns);
+        free(a);
+    }
+    return NULL;
+}
+
+static void
+s_free_conn(api_t *a, ac_t *c)
+{
+    close(c->fd);                       /* also leaves epoll */
+    a->conns[c->fd] = NULL;
+    a->count--;
+    buf_free(&c->in);
+    buf_free(&c->body);
+    buf_free(&c->out);
+    free(c);
+}
+
+void
+api_destroy(api_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    api_t *a = *self_p;
+    for (int fd = 0; fd < a->cap; fd++)
+        if (a->conns[fd])
+            s_free_conn(a, a->conns[fd]);
+    s_key_clear(a);
+    buf_free(&a->body);
+    free(a->conns);
+    free(a);
+    *self_p = NULL;
+}
+
+static void
+s_conn_new(worker_t *w, int fd)
+{
+    api_t *a = w->api;
+    ac_t *c = fd < a->cap ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        if (fd < a->cap)
+            log_warnx("api: out of memory for a connection");
+        close(fd);
+        return;
+    }
+    c->api = a;
+    c->fd = fd;
+    c->gen = ++s_gen;
+    c->state = AC_READ;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.u64 = WORKER_TAG_APICONN | (uint64_t)fd,
+    };
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_warn("api: epoll_ctl");
+        close(fd);
+        free(c);
+        return;
+    }
+    a->conns[fd] = c;
+    a->count++;
+    s_set_timer(w, c, TL_API_IDLE);
+}
+
+void
+api_accept(worker_t *w)
+{
+    api_t *a = w->api;
+    while (a && !w->stopping && !w->draining && !a->accept_paused) {
+        int fd = accept4(w->cfg->api_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            s_conn_new(w, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            log_warn("api: accept (%d API connections); pausing accepts for 100 ms", a->count);
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->api_fd, NULL);
+            a->accept_paused = 1;
+            a->accept_resume = w->now + 100;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            log_warn("api: accept");
+        }
+        return;
+    }
+}
+
+void
+api_on_ready(worker_t *w, int fd, uint32_t events)
+{
+    api_t *a = w->api;
+    ac_t *c = a && fd >= 0 && fd < a->cap ? a->conns[fd] : NULL;
+    if (!c || c->state == AC_DEAD)
+        return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        s_read(w, c);
+    if (c->state != AC_DEAD && (events & EPOLLOUT) && c->out.len > 0)
+        s_mark_dirty(c);
+}
+
+void
+api_timers(worker_t *w)
+{
+    api_t *a = w->api;
+    if (!a)
+        return;
+    static const int64_t timeout[TL_API_COUNT] = { S_IDLE_MS, S_LINGER_MS };
+    for (int tl = 0; tl < TL_API_COUNT; tl++) {
+        link_t *h = &a->timers[tl];
+        while (!list_empty(h)) {
+            ac_t *c = list_entry(h->next, ac_t, tlink);
+            if (c->t_ms + timeout[tl] > w->now)
+                break;
+            if (tl == TL_API_IDLE && c->state != AC_LINGER && (c->in.len > c->req_start || c->wait))
+                log_debug("api: request not complete within %d s; closing", S_IDLE_MS / 1000);
+            s_drop(c);                  /* unlinks it from h */
+        }
+    }
+    if (a->accept_paused && w->now >= a->accept_resume && !w->stopping && !w->draining) {
+        struct epoll_event ev = { .events = EPOLLIN,
+                                  .data.u64 = S_TAG_LISTENER | (uint64_t)w->cfg->api_fd };
+        a->accept_paused = 0;
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->cfg->api_fd, &ev) == 0)
+            api_accept(w);
+    }
+    s_key_check(w, a);
+}
+
+/* One conn from the dirty list: go on parsing where a completion or a
+ * drained output left off, then write. Bounded rounds keep one pipelining
+ * client from starving the loop; the rest waits for the next turn. */
+static void
+s_service(worker_t *w, ac_t *c)
+{
+    for (int round = 0; round < S_SERVICE_ROUNDS && c->state != AC_DEAD; round++) {
+        if (c->resume) {
+            c->resume = 0;
+            s_process(w, c);
+            s_read(w, c);               /* edges seen while waiting */
+            if (c->state == AC_DEAD)
+                return;
+        }
+        s_write(w, c);
+        if (!c->resume)
+            break;
+    }
+}
+
+void
+api_flush(worker_t *w)
+{
+    api_t *a = w->api;
+    if (!a)
+        return;
+    link_t later;
+    list_init(&later);
+    while (!list_empty(&a->dirty)) {
+        ac_t *c = list_entry(a->dirty.next, ac_t, dlink);
+        list_unlink(&c->dlink);         /* c->dirty stays 1: no re-marking */
+        s_service(w, c);
+        if (c->state == AC_DEAD)
+            continue;
+        if (c->resume)
+            list_push_tail(&later, &c->dlink);
+        else
+            c->dirty = 0;
+    }
+    while (!list_empty(&later)) {
+        link_t *l = later.next;
+        list_unlink(l);
+        list_push_tail(&a->dirty, l);
+    }
+}
+
+void
+api_reap(worker_t *w)
+{
+    api_t *a = w->api;
+    if (!a)
+        return;
+    while (!list_empty(&a->reap)) {
+        ac_t *c = list_entry(a->reap.next, ac_t, dlink);
+        list_unlink(&c->dlink);
+        s_free_conn(a, c);
+    }
+}
+
+int
+api_count(worker_t *w)
+{
+    return w->api ? w->api->count : 0;
+}
+
+/* The conn waiting for this completion, or NULL (gone, or fd reused). */
+static ac_t *
+s_waiting(worker_t *w, int fd, uint32_t gen, ac_wait_t kind)
+{
+    api_t *a = w->api;
+    ac_t *c = a && fd >= 0 && fd < a->cap ? a->conns[fd] : NULL;
+    if (!c || c->gen != gen || c->state != AC_WAIT || c->wait != kind)
+        return NULL;
+    c->state = AC_READ;                 /* s_respond moves on from here */
+    c->resume = 1;
+    return c;
+}
+
+void
+api_push_done(worker_t *w, int fd, uint32_t gen, const char *mid, const char *status)
+{
+    ac_t *c = s_waiting(w, fd, gen, WAIT_PUSH);
+    if (!c)
+        return;
+    if (!mid || !status || strcmp(status, "unavailable") == 0 || strlen(mid) >= 40) {
+        s_unavailable(w, c);
+        return;
+    }
+    buf_t *b = &c->api->body;
+    b->len = 0;
+    if (s_appendf(b, "{\"mid\":\"%s\",\"status\":\"%s\"}", mid,
+                  strcmp(status, "delivered") == 0 ? "delivered" : "offline") < 0)
+        s_drop(c);
+    else
+        s_json(w, c, 200, NULL, b);
+}
+
+void
+api_online_done(worker_t *w, int fd, uint32_t gen, int64_t users, int64_t sessions)
+{
+    ac_t *c = s_waiting(w, fd, gen, WAIT_ONLINE);
+    if (!c)
+        return;
+    if (users < 0 || sessions < 0) {
+        s_unavailable(w, c);
+        return;
+    }
+    char body[96];
+    int n = snprintf(body, sizeof body, "{\"users\":%lld,\"sessions\":%lld}", (long long)users,
+                     (long long)sessions);
+    s_respond(w, c, 200, "application/json", NULL, body, (size_t)n);
+}
+
+void
+api_presence_done(worker_t *w, int fd, uint32_t gen, const env_t *e)
+{
+    ac_t *c = s_waiting(w, fd, gen, WAIT_PRESENCE);
+    if (!c)
+        return;
+    if (!e || e->online_n != e->users_n) {
+        s_unavailable(w, c);
+        return;
+    }
+    buf_t *b = &c->api->body;
+    b->len = 0;
+    int rc = buf_appends(b, "{\"online\":{");
+    for (uint32_t i = 0; rc == 0 && i < e->users_n; i++) {
+        /* names were validated when asked; a broker answering otherwise
+         * would need escaping, so such an answer is refused */
+        if (!e->users[i].p || !valid_name(e->users[i].p, e->users[i].n)) {
+            s_unavailable(w, c);
+            return;
+        }
+        rc = s_appendf(b, "%s\"%.*s\":%s", i ? "," : "", (int)e->users[i].n, e->users[i].p,
+                       e->online[i] ? "true" : "false");
+    }
+    if (rc < 0 || buf_appends(b, "}}") < 0)
+        s_drop(c);
+    else
+        s_json(w, c, 200, NULL, b);
+}

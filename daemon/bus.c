@@ -197,6 +197,7 @@ bus_tick(bus_t *self)
         e.origin = env_cstr(w->origin);
         e.nsessions = w->nsessions;
         e.nusers = (int64_t)routes_users(w->routes);
+        metrics_set(M_USERS, e.nusers);
         bus_publish(self, "s|", 2, &e);
         self->last_stats = w->now;
     }

@@ -85,8 +85,9 @@ metrics_reset_slot(int slot)
     s_rows[slot][M_CONNECTIONS] = 0;
     s_rows[slot][M_SESSIONS] = 0;
     s_rows[slot][M_BUS_UP] = 0;
+    s_rows[slot][M_USERS] = 0;
     for (int m = 0; m < M_COUNT; m++) {
-        if (m == M_CONNECTIONS || m == M_SESSIONS || m == M_BUS_UP)
+        if (m == M_CONNECTIONS || m == M_SESSIONS || m == M_BUS_UP || m == M_USERS)
             continue;
         s_rows[s_slots][m] += s_rows[slot][m];
         s_rows[slot][m] = 0;

@@ -28,6 +28,7 @@ typedef enum {
     M_WORKER_RESTARTS,      /* supervisor row */
     M_BROKER_RESTARTS,      /* supervisor row */
     M_BUS_UP,               /* gauge per worker: 1 when the broker answers */
+    M_USERS,                /* gauge per worker: users it holds sessions of */
     M_COUNT
 } metric_t;
 

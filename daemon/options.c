@@ -338,7 +338,7 @@ options_load(options_t *o, int argc, char **argv)
 }
 
 int
-options_reload(const options_t *cur, options_t *next)
+options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
 {
     options_t fresh;
     s_defaults(&fresh);
@@ -346,6 +346,22 @@ options_reload(const options_t *cur, options_t *next)
     if (cur->config[0] && s_load_file(&fresh, cur->config, cur->from_cli) != OPT_RUN)
         return OPT_USAGE;
     s_apply_cli(&fresh);
+    s_default_runtime(&fresh);
+    if (restart && len) {
+        restart[0] = '\0';
+        struct { const char *name; int differs; } r[] = {
+            { "listen", strcmp(fresh.listen, cur->listen) != 0 },
+            { "workers", fresh.workers != cur->workers },
+            { "broker", strcmp(fresh.broker_pub, cur->broker_pub) || strcmp(fresh.broker_sub, cur->broker_sub) },
+            { "runtime-dir", strcmp(fresh.runtime_dir, cur->runtime_dir) != 0 },
+            { "api-listen", strcmp(fresh.api_listen, cur->api_listen) != 0 },
+        };
+        for (size_t i = 0; i < sizeof r / sizeof *r; i++)
+            if (r[i].differs) {
+                size_t n = strlen(restart);
+                snprintf(restart + n, len - n, "%s%s", n ? ", " : "", r[i].name);
+            }
+    }
     /* what needs a restart keeps its running value */
     memcpy(fresh.listen, cur->listen, sizeof fresh.listen);
     fresh.workers = cur->workers;

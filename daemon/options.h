@@ -37,7 +37,9 @@ typedef struct {
 } options_t;
 
 int  options_load(options_t *o, int argc, char **argv);
-int  options_reload(const options_t *cur, options_t *next);
+/* restart (may be NULL) receives the names of settings the file changes
+ * that only a restart applies, comma-separated ("" when none). */
+int  options_reload(const options_t *cur, options_t *next, char *restart, size_t len);
 void options_usage(FILE *out);
 /* Derived endpoints: the broker's, or the embedded ones under runtime_dir. */
 void options_endpoints(const options_t *o, char *pub, char *sub, size_t len);

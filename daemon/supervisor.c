@@ -234,19 +234,17 @@ static void
 s_reload(sup_t *s)
 {
     options_t next;
+    char restart[256];
     sd_notify(0, "RELOADING=1");
-    if (options_reload(s->opt, &next) != OPT_RUN) {
+    if (options_reload(s->opt, &next, restart, sizeof restart) != OPT_RUN) {
         log_warnx("reload: the config file has errors; nothing changed");
     } else {
-        /* options_reload keeps what needs a restart; say so if the file differs */
-        options_t file;
-        if (s->opt->config[0] && options_reload(s->opt, &file) == OPT_RUN)
-            (void)file;
         *s->opt = next;
         log_set_verbosity(next.verbose);
-        log_info("reloaded %s; listen, workers, broker, runtime-dir and api-listen "
-                 "need a restart to change", s->opt->config[0] ? s->opt->config : "(no config file)");
-        s_signal_all(s, SIGHUP, 0);
+        log_info("reloaded %s", s->opt->config[0] ? s->opt->config : "(no config file)");
+        if (restart[0])
+            log_warnx("reload: changed settings that need a restart: %s", restart);
+        s_signal_all(s, SIGHUP, 0);         /* workers re-read the file too */
     }
     sd_notify(0, "READY=1");
 }
@@ -343,9 +341,9 @@ s_tick(sup_t *s)
     }
     if (s->announced && now >= s->next_status) {
         s->next_status = now + 2000;
-        sd_notifyf(0, "STATUS=%lld connections, %lld sessions, %d workers",
+        sd_notifyf(0, "STATUS=%lld connections, %lld sessions, %lld users, %d workers",
                    (long long)metrics_sum(M_CONNECTIONS), (long long)metrics_sum(M_SESSIONS),
-                   s->opt->workers);
+                   (long long)metrics_sum(M_USERS), s->opt->workers);
     }
 }
 

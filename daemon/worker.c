@@ -125,7 +125,7 @@ static void
 s_reload(worker_t *w)
 {
     options_t next;
-    if (options_reload(w->opt, &next) != OPT_RUN) {
+    if (options_reload(w->opt, &next, NULL, 0) != OPT_RUN) {
         log_warnx("reload: config file has errors; keeping the running settings");
         return;
     }
