@@ -231,13 +231,15 @@ s_load_file(options_t *o, const char *path, unsigned long long cli_mask)
         } else if ((d->has_arg == 1 && (!val || !*val))) {
             fprintf(stderr, "zwsd: %s:%d: option '%s' needs a value\n", path, lineno, p);
             rc = OPT_USAGE;
-        } else if (!(cli_mask & (1ULL << idx))) {
+        } else {
+            /* validated even when the command line overrides it: a bad
+             * value anywhere is an error */
             options_t tmp = *o;
             if (d->set(&tmp, val) < 0) {
                 fprintf(stderr, "zwsd: %s:%d: invalid value '%s' for option '%s'\n",
                         path, lineno, val ? val : "", p);
                 rc = OPT_USAGE;
-            } else {
+            } else if (!(cli_mask & (1ULL << idx))) {
                 *o = tmp;
             }
         }

@@ -44,6 +44,7 @@ typedef struct {
 
 typedef struct {
     options_t *opt;
+    pid_t      pid;             /* the supervisor's, for children to check */
     char       pub[256], sub[256];
     int        epfd, sfd;
     int       *listen_fds;      /* per slot */
@@ -69,6 +70,11 @@ s_child_exec(sup_t *s, child_t *ch)
     sigprocmask(SIG_SETMASK, &none, NULL);
     close(s->epfd);
     close(s->sfd);
+    /* never outlive the supervisor, even one killed with SIGKILL; if it
+     * died before prctl took effect, we are already orphaned: leave */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != s->pid)
+        exit(0);
     if (ch->role == ROLE_BROKER) {
         prctl(PR_SET_NAME, "zwsd-broker");
         log_set_role("zwsd-broker");
@@ -80,7 +86,6 @@ s_child_exec(sup_t *s, child_t *ch)
         exit(broker_run(s->pub, s->sub));     /* exit(): LeakSanitizer runs at exit */
     }
     prctl(PR_SET_NAME, "zwsd-worker");
-    prctl(PR_SET_PDEATHSIG, SIGTERM);       /* never outlive the supervisor */
     log_set_role("zwsd-worker");
     worker_cfg_t cfg = { 0 };
     cfg.slot = ch->slot;
@@ -246,7 +251,8 @@ s_reload(sup_t *s)
             log_warnx("reload: changed settings that need a restart: %s", restart);
         s_signal_all(s, SIGHUP, 0);         /* workers re-read the file too */
     }
-    sd_notify(0, "READY=1");
+    if (s->announced)                       /* else READY=1 comes with the workers */
+        sd_notify(0, "READY=1");
 }
 
 static void
@@ -364,6 +370,7 @@ supervisor_run(options_t *opt)
 {
     sup_t s = { 0 };
     s.opt = opt;
+    s.pid = getpid();
     s.exit_code = 1;
     int lock_fd = -1, embedded = opt->broker_pub[0] == '\0';
     options_endpoints(opt, s.pub, s.sub, sizeof s.pub);
