@@ -90,4 +90,5 @@ clean:
 	rm -rf build build-asan
 
 .PHONY: all run test test-asan lint install clean units
+.SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

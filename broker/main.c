@@ -42,8 +42,8 @@ main(int argc, char **argv)
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("zwsd-broker %s\n", ZWSD_VERSION); return 0;
         default:
-            fprintf(stderr, "zwsd-broker: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            s_usage(stderr);
+            fprintf(stderr, "zwsd-broker: unknown or incomplete option '%s' (see --help)\n",
+                    argv[optind - 1]);
             return 2;
         }
     }

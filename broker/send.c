@@ -77,6 +77,10 @@ main(int argc, char **argv)
             return 2;
         }
     }
+    if (optind < argc) {
+        fprintf(stderr, "zwsd-send: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
     if ((!!to + !!group + bcast) != 1) {
         fprintf(stderr, "zwsd-send: give exactly one of --to, --group, --broadcast\n");
         return 2;

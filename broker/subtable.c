@@ -81,8 +81,8 @@ int
 subtable_user_count(subtable_t *self, const char *name, size_t len)
 {
     char key[VALID_NAME_MAX + 1];
-    if (len > VALID_NAME_MAX)
-        return 0;
+    if (!valid_name(name, len))
+        return 0;                       /* also keeps "bob\0x" from matching bob */
     memcpy(key, name, len);
     key[len] = '\0';
     return (int)(intptr_t)zhashx_lookup(self->users, key);

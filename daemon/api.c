@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <http_parser.h>
 #include <jansson.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
@@ -89,7 +90,7 @@ struct api {
     /* the API key (NULL: no auth), and what it was read from */
     char       *key;
     size_t      key_len;
-    char        key_path[sizeof ((options_t *)0)->api_key_file];
+    char        key_path[PATH_MAX];
     struct stat key_st;
     int64_t     key_check;          /* next stat() of the key file */
     int         key_warned;
@@ -121,7 +122,7 @@ struct ac {
     uint8_t     in_hdr;             /* in_t */
     uint8_t     cur_hdr;            /* hdr_kind_t of the value being read */
     uint8_t     nauth;
-    uint8_t     head_done, complete, keep, too_large, malformed, oom, expect;
+    uint8_t     head_done, complete, keep, too_large, malformed, oom;
     size_t      auth_off, auth_len, expect_off, expect_len;
     buf_t       body;
     buf_t       out;
@@ -223,7 +224,7 @@ s_free_if_big(buf_t *b)
 static int
 s_key_load(api_t *a, const char *path)
 {
-    char buf[S_KEY_MAX + 2];
+    char buf[S_KEY_MAX + 3];            /* the key, CRLF, and one byte too many */
     struct stat st;
     FILE *f = fopen(path, "re");
     if (!f)
@@ -233,6 +234,10 @@ s_key_load(api_t *a, const char *path)
     fclose(f);
     if (bad)
         return -1;
+    if (n == sizeof buf) {
+        errno = EINVAL;
+        return -1;
+    }
     if (n > 0 && buf[n - 1] == '\n')
         n--;
     if (n > 0 && buf[n - 1] == '\r')
@@ -245,6 +250,7 @@ s_key_load(api_t *a, const char *path)
     if (!key)
         return -1;
     memcpy(key, buf, n);
+    OPENSSL_cleanse(buf, sizeof buf);
     if (a->key)
         OPENSSL_cleanse(a->key, a->key_len);
     free(a->key);
@@ -488,7 +494,7 @@ s_req_reset(ac_t *c)
     c->in_hdr = IN_NONE;
     c->cur_hdr = HDR_OTHER;
     c->nauth = 0;
-    c->head_done = c->complete = c->too_large = c->malformed = c->oom = c->expect = 0;
+    c->head_done = c->complete = c->too_large = c->malformed = c->oom = 0;
     c->auth_off = c->auth_len = c->expect_off = c->expect_len = 0;
     c->body.len = 0;
     s_free_if_big(&c->body);
@@ -603,7 +609,7 @@ s_send(worker_t *w, ac_t *c)
         }
     }
     if (targets != 1) {
-        why = "give exactly one of receiver, group, \\\"broadcast\\\":true";
+        why = "give exactly one of receiver, group, broadcast (true)";
         goto bad;
     }
     if ((v = json_object_get(root, "sender"))) {
@@ -696,9 +702,9 @@ s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
         return;
     }
     for (size_t i = 0; i < vn; i++) {
-        int h, l;
-        if (val[i] == '%' && i + 2 < vn + 0 + 1 && i + 2 <= vn - 1 + 1
-            && (h = s_hex(val[i + 1])) >= 0 && (l = s_hex(val[i + 2])) >= 0) {
+        int h = i + 2 < vn && val[i] == '%' ? s_hex(val[i + 1]) : -1;
+        int l = h >= 0 ? s_hex(val[i + 2]) : -1;
+        if (l >= 0) {
             dec[dn++] = (char)(h << 4 | l);
             i += 2;
         } else {
@@ -807,7 +813,8 @@ s_render_metrics(worker_t *w, buf_t *b)
     if (s_family(b, "zwsd_acks_total", "counter", "Acks and API outcomes by status.") < 0)
         return -1;
     for (size_t i = 0; i < sizeof acks / sizeof *acks; i++)
-        S("zwsd_acks_total{status=\"%s\"} %lld\n", acks[i].label, (long long)metrics_sum(acks[i].m));
+        S("zwsd_acks_total{status=\"%s\"} %lld\n", acks[i].label,
+          (long long)metrics_sum(acks[i].m));
     if (s_family(b, "zwsd_errors_total", "counter", "Error frames sent to clients, by code.") < 0)
         return -1;
     for (int code = 1; code < CJ_CODE_COUNT; code++)
@@ -954,16 +961,8 @@ s_process(worker_t *w, ac_t *c)
         if (avail == 0)
             break;
         size_t feed = avail;
-        if (!c->head_done) {
-            size_t used = c->parsed - c->req_start;
-            if (used >= S_HEAD_MAX) {
-                c->keep = 0;
-                s_error(w, c, 431, "too_large", "request head over 8192 bytes", NULL);
-                break;
-            }
-            if (feed > S_HEAD_MAX - used)
-                feed = S_HEAD_MAX - used;   /* the head must end within the limit */
-        }
+        if (!c->head_done && feed > S_HEAD_MAX - (c->parsed - c->req_start))
+            feed = S_HEAD_MAX - (c->parsed - c->req_start);  /* the head must end within it */
         size_t n = http_parser_execute(&c->parser, &s_settings, c->in.data + c->parsed, feed);
         c->parsed += n;
         enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
@@ -980,6 +979,11 @@ s_process(worker_t *w, ac_t *c)
                 s_error(w, c, 413, "too_large", "body over the message limit", NULL);
             else
                 s_error(w, c, 400, "bad_request", "malformed HTTP request", NULL);
+            break;
+        }
+        if (!c->head_done && c->parsed - c->req_start >= S_HEAD_MAX) {
+            c->keep = 0;
+            s_error(w, c, 431, "too_large", "request head over 8192 bytes", NULL);
             break;
         }
         if (c->parsed - c->req_start > limit) {

@@ -476,9 +476,10 @@ s_deliver(worker_t *w, topic_kind_t tk, const char *name, size_t nlen, const env
     if (n == 0)
         return;
     w->frame.len = 0;
+    /* createTime from a backend: only a real RFC 3339 instant (years 1970–9999) */
+    int64_t t = e->time > 0 && e->time < 253402300800000LL ? e->time : clock_wall_ms();
     if (cj_render_message(&w->frame, kinds[e->kind], s_str(sender.p, sender.n),
-                          s_str(name, nlen), s_str(e->msg.p, e->msg.n), m,
-                          e->time ? e->time : clock_wall_ms()) < 0)
+                          s_str(name, nlen), s_str(e->msg.p, e->msg.n), m, t) < 0)
         return;
     w->wire.len = 0;
     if (conn_frame(w, &w->wire, w->frame.data, w->frame.len) < 0)

@@ -4,7 +4,8 @@
  * Worker process only. Request numbers grow by one, so the table is a
  * deque indexed by number: add and find are O(1), and entries expire in
  * order. A request refers to its conn by (fd, gen) so a conn that went away
- * in the meantime is simply not found. */
+ * in the meantime is simply not found. pending_add() may move the table:
+ * a pq_t pointer is valid only until the next pending_add(). */
 #ifndef ZWSD_PENDING_H
 #define ZWSD_PENDING_H
 

@@ -86,6 +86,8 @@ cj_parse(const char *text, size_t len, cj_frame_t *f)
         return CJ_BAD_REQUEST;
     } else {
         t = json_string_value(type);
+        if (strlen(t) != json_string_length(type))
+            return CJ_UNKNOWN_TYPE;         /* "chat\u0000x" is not "chat" */
     }
 
     if (!strcmp(t, "chat")) {
@@ -120,10 +122,14 @@ cj_parse(const char *text, size_t len, cj_frame_t *f)
             if (!json_is_string(u)
                 || !valid_name(json_string_value(u), json_string_length(u)))
                 return CJ_BAD_REQUEST;
-            f->users[i].p = json_string_value(u);
-            f->users[i].n = json_string_length(u);
+            cj_str_t name = { json_string_value(u), json_string_length(u) };
+            size_t j;
+            for (j = 0; j < f->nusers; j++)         /* one answer per user */
+                if (f->users[j].n == name.n && !memcmp(f->users[j].p, name.p, name.n))
+                    break;
+            if (j == f->nusers)
+                f->users[f->nusers++] = name;
         }
-        f->nusers = json_array_size(users);
         return CJ_OK;
     }
     return CJ_UNKNOWN_TYPE;

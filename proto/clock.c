@@ -25,16 +25,25 @@ clock_rfc3339(int64_t wall_ms, char *buf)
 {
     /* gmtime_r per call costs ~100 ns; cache the formatted second since
      * a busy worker stamps thousands of messages within one second. */
-    static int64_t cached_sec = -1;
-    static char cached[21];             /* "2026-11-25T09:30:00." */
-    int64_t sec = wall_ms / 1000;
-    if (sec != cached_sec) {
+    static int64_t cached_sec;
+    static int cached_ok;
+    static char cached[32];             /* "2026-11-25T09:30:00." */
+    int64_t sec = wall_ms / 1000, ms = wall_ms % 1000;
+    if (ms < 0) {                       /* floor, for times before 1970 */
+        sec--;
+        ms += 1000;
+    }
+    if (!cached_ok || sec != cached_sec) {
         time_t t = (time_t)sec;
         struct tm tm;
-        gmtime_r(&t, &tm);
+        if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+            buf[0] = '\0';              /* not representable in RFC 3339 */
+            return 0;
+        }
         strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S.", &tm);
         cached_sec = sec;
+        cached_ok = 1;
     }
-    int n = snprintf(buf, CLOCK_RFC3339_LEN, "%s%03dZ", cached, (int)(wall_ms % 1000));
+    int n = snprintf(buf, CLOCK_RFC3339_LEN, "%s%03dZ", cached, (int)ms);
     return n > 0 ? (size_t)n : 0;
 }

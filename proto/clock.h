@@ -4,7 +4,7 @@
  * clock_wall_ms(): CLOCK_REALTIME in milliseconds since the epoch, for
  * createTime stamps. clock_rfc3339() formats a wall time as
  * "2026-11-25T09:30:00.123Z" into buf (at least CLOCK_RFC3339_LEN bytes) and
- * returns the length written (24). */
+ * returns the length written (24), or 0 for a time outside years 0–9999. */
 #ifndef ZWSD_CLOCK_H
 #define ZWSD_CLOCK_H
 

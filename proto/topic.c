@@ -42,7 +42,7 @@ topic_parse(const char *t, size_t len, topic_kind_t *kind, const char **name,
     case TOPIC_USER:
     case TOPIC_GROUP:
     case TOPIC_WORKER:
-        if (len < 4 || t[1] != ':' || memchr(t + 2, '|', len - 3))
+        if (len < 4 || len - 3 > VALID_NAME_MAX || t[1] != ':' || memchr(t + 2, '|', len - 3))
             return -1;
         *kind = (topic_kind_t)t[0];
         *name = t + 2;
