@@ -82,9 +82,9 @@ install: all
 	for p in man/*.1; do [ -e "$$p" ] && install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
 	for p in man/*.7; do [ -e "$$p" ] && install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man7/; done; true
 	for p in man/*.8; do [ -e "$$p" ] && install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
-	if [ -d dist ] && ls dist/*.service >/dev/null 2>&1; then \
-	    install -d $(DESTDIR)/etc/systemd/system && \
-	    install -m 0644 dist/*.service $(DESTDIR)/etc/systemd/system/; fi
+	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/default
+	install -m 0644 dist/zwsd.service dist/zwsd-broker.service $(DESTDIR)/etc/systemd/system/
+	[ -e $(DESTDIR)/etc/default/zwsd ] || install -m 0644 dist/zwsd.default $(DESTDIR)/etc/default/zwsd
 
 clean:
 	rm -rf build build-asan
