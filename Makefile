@@ -69,6 +69,7 @@ test: all $(UNITS)
 
 # ASan/LSan build in its own tree; the e2e suite runs against it.
 test-asan:
+	ASAN_OPTIONS=allocator_may_return_null=1 \
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address -fno-omit-frame-pointer" \
 	        LDFLAGS="-fsanitize=address" test
 

@@ -17,7 +17,10 @@
  * the response instead of a reset caused by its unread request bytes.
  *
  * Memory: an idle keep-alive connection holds this struct and buffers of at
- * most 4 KiB; bigger ones are freed as soon as they are empty. */
+ * most 4 KiB; bigger ones are freed as soon as they are empty.
+ *
+ * Stop and rotation (w->stopping, w->draining): idle keep-alive connections
+ * are closed at once and every later answer carries Connection: close. */
 #include "api.h"
 
 #include <errno.h>
@@ -54,7 +57,6 @@
 #define S_SERVICE_ROUNDS 4          /* parse/write rounds per conn and turn */
 /* worker.c's epoll tag for the API listener (TAG_API there), needed to put
  * the listener back after an EMFILE pause */
-#define S_TAG_LISTENER (4ULL << 40)
 
 typedef enum {
     AC_READ,        /* parsing requests */
@@ -87,6 +89,7 @@ struct api {
     link_t      reap;
     int         accept_paused;      /* EMFILE: listener off for 100 ms */
     int64_t     accept_resume;
+    int         winding_down;       /* stop or drain seen: no more keep-alive */
     /* the API key (NULL: no auth), and what it was read from */
     char       *key;
     size_t      key_len;
@@ -512,6 +515,8 @@ s_respond(worker_t *w, ac_t *c, int status, const char *ctype, const char *extra
     if (c->state == AC_DEAD)
         return;
     int http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    if (c->api->winding_down)
+        c->keep = 0;                    /* backends reconnect, to a worker that stays */
     const char *conn = !c->keep ? "Connection: close\r\n"
                      : http10 ? "Connection: keep-alive\r\n" : "";
     if (s_appendf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
@@ -1214,6 +1219,28 @@ api_on_ready(worker_t *w, int fd, uint32_t events)
         s_mark_dirty(c);
 }
 
+/* SIGTERM or SIGUSR1 (rotation): idle keep-alive connections are closed
+ * now, busy ones after their current answer (with Connection: close), so
+ * backends reconnect to a worker that stays and this one can leave. */
+static void
+s_wind_down(api_t *a)
+{
+    int busy = 0;
+    a->winding_down = 1;
+    for (int fd = 0; fd < a->cap; fd++) {
+        ac_t *c = a->conns[fd];
+        if (!c || c->state == AC_DEAD)
+            continue;
+        if (c->state == AC_READ && c->in.len == c->req_start && c->out.len == 0 && !c->blocked
+            && !c->resume)
+            s_drop(c);
+        else
+            busy++;
+    }
+    if (busy)
+        log_debug("api: winding down, %d connections still busy", busy);
+}
+
 void
 api_timers(worker_t *w)
 {
@@ -1234,11 +1261,13 @@ api_timers(worker_t *w)
     }
     if (a->accept_paused && w->now >= a->accept_resume && !w->stopping && !w->draining) {
         struct epoll_event ev = { .events = EPOLLIN,
-                                  .data.u64 = S_TAG_LISTENER | (uint64_t)w->cfg->api_fd };
+                                  .data.u64 = WORKER_TAG_API | (uint64_t)w->cfg->api_fd };
         a->accept_paused = 0;
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->cfg->api_fd, &ev) == 0)
             api_accept(w);
     }
+    if ((w->stopping || w->draining) && !a->winding_down)
+        s_wind_down(a);
     s_key_check(w, a);
 }
 

@@ -32,7 +32,7 @@
 #define TAG_LISTEN (1ULL << 40)
 #define TAG_BUS    (2ULL << 40)
 #define TAG_SIGNAL (3ULL << 40)
-#define TAG_API    (4ULL << 40)
+#define TAG_API    WORKER_TAG_API
 #define TAG_APICONN WORKER_TAG_APICONN
 #define TAG_MASK   (0xffULL << 40)
 
@@ -275,12 +275,14 @@ worker_run(worker_cfg_t *cfg)
         if (w.api)
             api_reap(&w);
         s_report(&w);
-        if (w.draining && (w.nconns == 0 || w.now >= w.stop_deadline)) {
+        int idle = w.nconns == 0 && (!w.api || api_count(&w) == 0);
+        if (w.draining && (idle || w.now >= w.stop_deadline)) {
             w.draining = 0;                 /* deadline: now close like a stop */
             s_begin_stop(&w);
             w.stop_deadline = w.now + 2000;
         }
-        if (w.stopping && (w.nconns == 0 || w.now >= w.stop_deadline))
+        if (w.stopping && ((w.nconns == 0 && (!w.api || api_count(&w) == 0))
+                           || w.now >= w.stop_deadline))
             break;
         timeout = bus_pending(w.bus) ? 0 : TICK_MS;
     }

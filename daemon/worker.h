@@ -86,7 +86,8 @@ typedef struct worker {
     int           ready_sent;
 } worker_t;
 
-/* epoll data of an API connection: this tag | fd (conns use the bare fd) */
+/* epoll data of the API listener / an API connection: tag | fd (conns use the bare fd) */
+#define WORKER_TAG_API     (4ULL << 40)
 #define WORKER_TAG_APICONN (5ULL << 40)
 
 int  worker_run(worker_cfg_t *cfg);
