@@ -55,8 +55,6 @@
 #define S_IDLE_MS    30000          /* between requests, or for one request to arrive */
 #define S_LINGER_MS  2000           /* discarding input after the last response */
 #define S_SERVICE_ROUNDS 4          /* parse/write rounds per conn and turn */
-/* worker.c's epoll tag for the API listener (TAG_API there), needed to put
- * the listener back after an EMFILE pause */
 
 typedef enum {
     AC_READ,        /* parsing requests */
