@@ -188,6 +188,83 @@ s_decode_map(const msgpack_object *root, env_t *e)
     return e->kind == ENV_NONE ? -1 : 0;
 }
 
+static uint64_t
+s_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Walk the msgpack structure once before unpacking it: msgpack-c allocates
+ * up front for the element count a container claims, so a five-byte
+ * "array of 2^32" from any publisher would ask for gigabytes. Every element
+ * takes at least one byte, so a count over the bytes left is a lie. Also
+ * rejects reserved bytes, truncation and trailing data. O(len). */
+int
+env_check(const char *data, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t pos = 0;
+    uint64_t pending = 1;               /* objects still to read */
+    while (pending > 0) {
+        if (pos >= len)
+            return -1;
+        unsigned char b = p[pos++];
+        pending--;
+        uint64_t skip = 0, items = 0;
+        int w = 0;                      /* width of a length/count field */
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (b <= 0x8f) {
+            items = 2u * (b & 0x0f);
+        } else if (b <= 0x9f) {
+            items = b & 0x0f;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc4: case 0xd9: w = 1; break;                 /* bin8, str8 */
+            case 0xc5: case 0xda: w = 2; break;
+            case 0xc6: case 0xdb: w = 4; break;
+            case 0xc7: w = 1; skip = 1; break;                  /* ext: + type */
+            case 0xc8: w = 2; skip = 1; break;
+            case 0xc9: w = 4; skip = 1; break;
+            case 0xca: skip = 4; break;
+            case 0xcb: skip = 8; break;
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xce: case 0xd2: skip = 4; break;
+            case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break;                         /* fixext */
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc: case 0xde: w = 2; break;                 /* array/map 16 */
+            case 0xdd: case 0xdf: w = 4; break;                 /* array/map 32 */
+            default: return -1;                                 /* 0xc1 */
+            }
+            if (w) {
+                if (len - pos < (size_t)w)
+                    return -1;
+                uint64_t n = s_be(p + pos, w);
+                pos += (size_t)w;
+                if (b >= 0xdc)
+                    items = b >= 0xde ? 2 * n : n;
+                else
+                    skip += n;
+            }
+        }
+        if (skip > len - pos || items > len - pos)
+            return -1;
+        pos += (size_t)skip;
+        pending += items;
+    }
+    return pos == len ? 0 : -1;
+}
+
 int
 env_decode(const char *data, size_t len, env_t *e)
 {
@@ -197,6 +274,8 @@ env_decode(const char *data, size_t len, env_t *e)
     if (!zone && !(zone = msgpack_zone_new(4096)))
         return -1;
     env_init(e, ENV_NONE);
+    if (env_check(data, len) < 0)
+        return -1;
     msgpack_object root;
     size_t off = 0;
     msgpack_unpack_return r = msgpack_unpack(data, len, &off, zone, &root);

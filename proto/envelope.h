@@ -48,6 +48,10 @@ typedef struct {
 void        env_init(env_t *e, env_kind_t kind);     /* zero it, counts -1 */
 int         env_encode(const env_t *e, msgpack_sbuffer *out);
 int         env_decode(const char *data, size_t len, env_t *e);
+/* One msgpack object, exactly len bytes, no container claiming more
+ * elements than bytes remain: 0, else -1. env_decode() runs it first, so
+ * hostile input never makes msgpack-c allocate for a fake count. */
+int         env_check(const char *data, size_t len);
 const char *env_kind_name(env_kind_t kind);
 env_str_t   env_cstr(const char *s);                 /* NULL stays absent */
 

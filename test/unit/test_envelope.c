@@ -753,3 +753,51 @@ Test(envelope, kind_names_and_cstr)
     cr_expect_eq(e.users_n, 0);
     cr_expect_eq(e.online_n, 0);
 }
+
+/* A container that claims more elements than there are bytes left would make
+ * msgpack-c allocate for the claim: env_check (run by env_decode) refuses it,
+ * while every well-formed encoding passes. */
+Test(env_check, lying_container_counts_rejected)
+{
+    static const unsigned char big_array[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+    static const unsigned char big_map[] = { 0xdf, 0x08, 0x00, 0x00, 0x00, 0xc0 };
+    static const unsigned char nested[] = { 0x81, 0xa1, 'k', 0xdc, 0xff, 0xff, 0x01 };
+    static const unsigned char long_str[] = { 0xdb, 0x7f, 0xff, 0xff, 0xff, 'x' };
+    static const unsigned char reserved[] = { 0xc1 };
+    static const unsigned char trailing[] = { 0x80, 0x00 };
+    cr_expect_eq(env_check((const char *)big_array, sizeof big_array), -1);
+    cr_expect_eq(env_check((const char *)big_map, sizeof big_map), -1);
+    cr_expect_eq(env_check((const char *)nested, sizeof nested), -1);
+    cr_expect_eq(env_check((const char *)long_str, sizeof long_str), -1);
+    cr_expect_eq(env_check((const char *)reserved, sizeof reserved), -1);
+    cr_expect_eq(env_check((const char *)trailing, sizeof trailing), -1);
+    env_t e;
+    cr_expect_eq(env_decode((const char *)big_array, sizeof big_array, &e), -1);
+}
+
+Test(env_check, well_formed_encodings_pass)
+{
+    static const unsigned char ok[][12] = {
+        { 0x80 }, { 0x90 }, { 0xc0 }, { 0xa0 }, { 0xcf, 1, 2, 3, 4, 5, 6, 7, 8 },
+        { 0x92, 0xc2, 0xc3 }, { 0xdc, 0x00, 0x02, 0x01, 0xff }, { 0xd4, 0x01, 0x02 },
+        { 0xc4, 0x02, 0xaa, 0xbb }, { 0xcb, 0, 0, 0, 0, 0, 0, 0, 0 },
+    };
+    static const size_t lens[] = { 1, 1, 1, 1, 9, 3, 5, 3, 4, 9 };
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++)
+        cr_expect_eq(env_check((const char *)ok[i], lens[i]), 0, "case %zu", i);
+    /* and every envelope env_encode writes */
+    env_t e;
+    env_init(&e, ENV_PRESENCE);
+    e.origin = env_cstr("0123456789abcdef");
+    e.req = 42;
+    e.users_n = 3;
+    e.users[0] = env_cstr("a");
+    e.users[1] = env_cstr("b");
+    e.users[2] = env_cstr("c");
+    e.online_n = 3;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    cr_assert_eq(env_encode(&e, &out), 0);
+    cr_expect_eq(env_check(out.data, out.size), 0);
+    msgpack_sbuffer_destroy(&out);
+}
