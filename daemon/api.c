@@ -1,4 +1,7 @@
-/* api — see api.h.
+/* api — the connection side of the HTTP API listener (api.h): accepting,
+ * reading and parsing requests, the API key, timers, writing responses and
+ * freeing connections. What each path does, and the completions, are in
+ * api_routes.c; the two share api_int.h.
  *
  * Input: every byte read from an API connection goes into its own buffer
  * (c->in), and http_parser is fed from there, so the request line and the
@@ -16,7 +19,7 @@
  * shut down and input is discarded until EOF or 2 s, so the client reads
  * the response instead of a reset caused by its unread request bytes.
  *
- * Memory: an idle keep-alive connection holds this struct and buffers of at
+ * Memory: an idle keep-alive connection holds its ac_t and buffers of at
  * most 4 KiB; bigger ones are freed as soon as they are empty.
  *
  * Stop and rotation (w->stopping, w->draining): idle keep-alive connections
@@ -25,7 +28,6 @@
 
 #include <errno.h>
 #include <http_parser.h>
-#include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,14 +42,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bus.h"
-#include "client_json.h"
-#include "handlers.h"
+#include "api_int.h"
 #include "log.h"
-#include "metrics.h"
-#include "valid.h"
 
-#define S_HEAD_MAX   8192           /* request line through the empty line */
 #define S_KEY_MAX    4096           /* longest API key file accepted */
 #define S_KEEP_BUF   4096           /* an empty buffer bigger than this is freed */
 #define S_READ_MIN   4096           /* free room offered to each recv() */
@@ -55,81 +52,6 @@
 #define S_IDLE_MS    30000          /* between requests, or for one request to arrive */
 #define S_LINGER_MS  2000           /* discarding input after the last response */
 #define S_SERVICE_ROUNDS 4          /* parse/write rounds per conn and turn */
-
-typedef enum {
-    AC_READ,        /* parsing requests */
-    AC_WAIT,        /* a request waits for its completion; input stays buffered */
-    AC_CLOSING,     /* the last response is queued: shut down once it is written */
-    AC_LINGER,      /* our side shut down: discard input until EOF */
-    AC_DEAD,        /* on the reap list */
-} ac_state_t;
-
-typedef enum { WAIT_NONE, WAIT_PUSH, WAIT_ONLINE, WAIT_PRESENCE } ac_wait_t;
-
-/* The headers the API looks at; the others are parsed and dropped. */
-typedef enum { HDR_OTHER, HDR_AUTHORIZATION, HDR_EXPECT } hdr_kind_t;
-
-/* Where the parser is inside a header line (a name or value may come in
- * several pieces, one per feed). */
-typedef enum { IN_NONE, IN_FIELD, IN_VALUE } in_t;
-
-enum { TL_API_IDLE, TL_API_LINGER, TL_API_COUNT };
-
-typedef struct ac ac_t;
-
-struct api {
-    worker_t   *w;
-    ac_t      **conns;              /* by fd */
-    int         cap;
-    int         count;
-    link_t      timers[TL_API_COUNT];
-    link_t      dirty;              /* output to write or input to resume */
-    link_t      reap;
-    int         accept_paused;      /* EMFILE: listener off for 100 ms */
-    int64_t     accept_resume;
-    int         winding_down;       /* stop or drain seen: no more keep-alive */
-    /* the API key (NULL: no auth), and what it was read from */
-    char       *key;
-    size_t      key_len;
-    char        key_path[PATH_MAX];
-    struct stat key_st;
-    int64_t     key_check;          /* next stat() of the key file */
-    int         key_warned;
-    buf_t       body;               /* a response body being rendered */
-};
-
-struct ac {
-    api_t      *api;
-    int         fd;
-    uint32_t    gen;                /* tells reused fds apart (completions) */
-    uint8_t     state;              /* ac_state_t */
-    uint8_t     wait;               /* ac_wait_t, in AC_WAIT */
-    uint8_t     tl;                 /* timer list */
-    uint8_t     dirty;              /* in api->dirty (or being serviced) */
-    uint8_t     resume;             /* parse buffered input and read on */
-    uint8_t     blocked;            /* output over S_OUT_HIGH: not parsing */
-    uint8_t     peer_eof;
-    link_t      tlink;
-    link_t      dlink;              /* in api->dirty or api->reap */
-    int64_t     t_ms;
-    http_parser parser;             /* parser.data = this conn */
-    buf_t       in;                 /* bytes read and not yet consumed */
-    size_t      parsed;             /* of in, fed to the parser */
-    size_t      req_start;          /* where the current request begins */
-    /* the current request, as offsets into in */
-    size_t      url_off, url_len;
-    size_t      field_off, field_len;
-    size_t      value_end;
-    uint8_t     in_hdr;             /* in_t */
-    uint8_t     cur_hdr;            /* hdr_kind_t of the value being read */
-    uint8_t     nauth;
-    uint8_t     head_done, complete, keep, too_large, malformed, oom;
-    size_t      auth_off, auth_len, expect_off, expect_len;
-    buf_t       body;
-    buf_t       out;
-    const char *method;             /* for the debug line */
-    char        path[48];
-};
 
 static uint32_t s_gen;
 
@@ -155,30 +77,6 @@ s_reason(int status)
     }
 }
 
-static int
-s_appendf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* printf onto the end of b; 0, or -1 on ENOMEM. */
-static int
-s_appendf(buf_t *b, const char *fmt, ...)
-{
-    for (size_t room = 128;;) {
-        if (buf_reserve(b, room) < 0)
-            return -1;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return -1;
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return 0;
-        }
-        room = (size_t)n + 1;
-    }
-}
-
 static void
 s_set_timer(worker_t *w, ac_t *c, int tl)
 {
@@ -198,8 +96,8 @@ s_mark_dirty(ac_t *c)
 }
 
 /* Ends the connection now; it is freed in api_reap(). */
-static void
-s_drop(ac_t *c)
+void
+api_drop(ac_t *c)
 {
     if (c->state == AC_DEAD)
         return;
@@ -506,9 +404,9 @@ s_req_reset(ac_t *c)
 
 /* Queues the response to the current request and moves on: to the next
  * request, or to closing when the request asked for it (or was bad). */
-static void
-s_respond(worker_t *w, ac_t *c, int status, const char *ctype, const char *extra,
-          const char *body, size_t blen)
+void
+api_respond(worker_t *w, ac_t *c, int status, const char *ctype, const char *extra,
+            const char *body, size_t blen)
 {
     if (c->state == AC_DEAD)
         return;
@@ -517,11 +415,12 @@ s_respond(worker_t *w, ac_t *c, int status, const char *ctype, const char *extra
         c->keep = 0;                    /* backends reconnect, to a worker that stays */
     const char *conn = !c->keep ? "Connection: close\r\n"
                      : http10 ? "Connection: keep-alive\r\n" : "";
-    if (s_appendf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-                  status, s_reason(status), ctype, blen, extra ? extra : "", conn) < 0
+    if (buf_appendf(&c->out,
+                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                    status, s_reason(status), ctype, blen, extra ? extra : "", conn) < 0
         || (c->parser.method != HTTP_HEAD && buf_append(&c->out, body, blen) < 0)) {
         log_warnx("api: out of memory for a response; dropping the connection");
-        s_drop(c);
+        api_drop(c);
         return;
     }
     log_debug("api %s %s -> %d", c->method ? c->method : "-", c->path[0] ? c->path : "-", status);
@@ -531,330 +430,18 @@ s_respond(worker_t *w, ac_t *c, int status, const char *ctype, const char *extra
     s_mark_dirty(c);
 }
 
-static void
-s_json(worker_t *w, ac_t *c, int status, const char *extra, const buf_t *b)
-{
-    s_respond(w, c, status, "application/json", extra, b->data, b->len);
-}
-
 /* {"error":code,"reason":reason}; code and reason are literals needing no
  * escaping. */
-static void
-s_error(worker_t *w, ac_t *c, int status, const char *code, const char *reason,
-        const char *extra)
+void
+api_error(worker_t *w, ac_t *c, int status, const char *code, const char *reason,
+          const char *extra)
 {
     char body[256];
     int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"reason\":\"%s\"}", code, reason);
-    s_respond(w, c, status, "application/json", extra, body, (size_t)n);
+    api_respond(w, c, status, "application/json", extra, body, (size_t)n);
 }
 
-static void
-s_unavailable(worker_t *w, ac_t *c)
-{
-    s_error(w, c, 503, "unavailable", "the broker cannot be reached", NULL);
-}
-
-/* ---- routes ---------------------------------------------------------- */
-
-/* POST /api/v1/send: {"msg":…, one of "receiver"/"group"/"broadcast":true,
- * "sender"?}. Group and broadcast are answered once handed to the broker;
- * a push to a user waits for its real outcome (api_push_done). */
-static void
-s_send(worker_t *w, ac_t *c)
-{
-    json_error_t err;
-    json_t *root = json_loadb(c->body.data ? c->body.data : "", c->body.len,
-                              JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    if (!root) {
-        s_error(w, c, 400, "bad_json", "the body is not valid JSON", NULL);
-        return;
-    }
-    const char *why = NULL, *target = NULL, *sender = NULL;
-    json_t *msg = NULL;
-    env_kind_t kind = ENV_NONE;
-    int targets = 0;
-    if (!json_is_object(root)) {
-        why = "the body must be a JSON object";
-        goto bad;
-    }
-    if (!(msg = json_object_get(root, "msg"))) {
-        why = "msg is required";
-        goto bad;
-    }
-    json_t *v;
-    if ((v = json_object_get(root, "receiver"))) {
-        target = json_string_value(v);
-        if (!target || !valid_name(target, json_string_length(v))) {
-            why = "receiver must be a valid userId";
-            goto bad;
-        }
-        kind = ENV_CHAT;
-        targets++;
-    }
-    if ((v = json_object_get(root, "group"))) {
-        target = json_string_value(v);
-        if (!target || !valid_name(target, json_string_length(v))) {
-            why = "group must be a valid group name";
-            goto bad;
-        }
-        kind = ENV_GROUP;
-        targets++;
-    }
-    if ((v = json_object_get(root, "broadcast"))) {
-        if (!json_is_boolean(v)) {
-            why = "broadcast must be true or false";
-            goto bad;
-        }
-        if (json_is_true(v)) {
-            kind = ENV_BCAST;
-            target = NULL;
-            targets++;
-        }
-    }
-    if (targets != 1) {
-        why = "give exactly one of receiver, group, broadcast (true)";
-        goto bad;
-    }
-    if ((v = json_object_get(root, "sender"))) {
-        sender = json_string_value(v);
-        if (!sender || !valid_name(sender, json_string_length(v))) {
-            why = "sender must be a valid userId";
-            goto bad;
-        }
-    }
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text) {
-        json_decref(root);
-        log_warnx("api: out of memory serializing a message");
-        s_error(w, c, 503, "unavailable", "out of memory", NULL);
-        return;
-    }
-    char mid[40];
-    int rc = handle_push(w, kind, target, sender, text, strlen(text), mid, c->fd, c->gen);
-    free(text);
-    json_decref(root);
-    if (rc < 0) {
-        s_unavailable(w, c);
-        return;
-    }
-    if (kind == ENV_CHAT) {
-        c->state = AC_WAIT;
-        c->wait = WAIT_PUSH;
-        return;
-    }
-    buf_t *b = &c->api->body;
-    b->len = 0;
-    if (s_appendf(b, "{\"mid\":\"%s\",\"status\":\"sent\"}", mid) < 0)
-        s_drop(c);
-    else
-        s_json(w, c, 200, NULL, b);
-    return;
-bad:
-    json_decref(root);
-    s_error(w, c, 400, "bad_request", why, NULL);
-}
-
-static void
-s_online(worker_t *w, ac_t *c)
-{
-    if (handle_query(w, ENV_ONLINE, NULL, 0, c->fd, c->gen) < 0) {
-        s_unavailable(w, c);
-        return;
-    }
-    c->state = AC_WAIT;
-    c->wait = WAIT_ONLINE;
-}
-
-static int
-s_hex(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* GET /api/v1/presence?users=a,b: 1-100 valid names (percent-decoded, as a
- * client library may encode '@'); repeated names are asked once. */
-static void
-s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
-{
-    char dec[S_HEAD_MAX + 1];
-    const char *users[ENV_USERS_MAX];
-    size_t n = 0, dn = 0;
-    const char *val = NULL;
-    size_t vn = 0;
-    while (q && qn > 0) {
-        const char *amp = memchr(q, '&', qn);
-        size_t pn = amp ? (size_t)(amp - q) : qn;
-        if (pn >= 6 && memcmp(q, "users=", 6) == 0) {
-            val = q + 6;
-            vn = pn - 6;
-            break;
-        }
-        if (!amp)
-            break;
-        q += pn + 1;
-        qn -= pn + 1;
-    }
-    if (!val) {
-        s_error(w, c, 400, "bad_request", "users is required", NULL);
-        return;
-    }
-    for (size_t i = 0; i < vn; i++) {
-        int h = i + 2 < vn && val[i] == '%' ? s_hex(val[i + 1]) : -1;
-        int l = h >= 0 ? s_hex(val[i + 2]) : -1;
-        if (l >= 0) {
-            dec[dn++] = (char)(h << 4 | l);
-            i += 2;
-        } else {
-            dec[dn++] = val[i];
-        }
-    }
-    dec[dn] = '\0';
-    char *s = dec;
-    for (;;) {
-        char *comma = strchr(s, ',');
-        if (comma)
-            *comma = '\0';
-        size_t sn = strlen(s);
-        if (!valid_name(s, sn)) {
-            s_error(w, c, 400, "bad_request", "users must be 1-100 valid userIds, comma-separated",
-                    NULL);
-            return;
-        }
-        int dup = 0;
-        for (size_t i = 0; i < n && !dup; i++)
-            dup = strcmp(users[i], s) == 0;
-        if (!dup) {
-            if (n == ENV_USERS_MAX) {
-                s_error(w, c, 400, "bad_request", "at most 100 users", NULL);
-                return;
-            }
-            users[n++] = s;
-        }
-        if (!comma)
-            break;
-        s = comma + 1;
-    }
-    if (handle_query(w, ENV_PRESENCE, users, n, c->fd, c->gen) < 0) {
-        s_unavailable(w, c);
-        return;
-    }
-    c->state = AC_WAIT;
-    c->wait = WAIT_PRESENCE;
-}
-
-static void
-s_healthz(worker_t *w, ac_t *c)
-{
-    if (bus_up(w->bus))
-        s_respond(w, c, 200, "text/plain", NULL, "ok", 2);
-    else
-        s_respond(w, c, 503, "text/plain", NULL, "unavailable", 11);
-}
-
-/* Prometheus text exposition format 0.0.4. The counters live in shared
- * memory (metrics.h), so any worker reports the whole host. */
-static int
-s_family(buf_t *b, const char *name, const char *type, const char *help)
-{
-    return s_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static int
-s_render_metrics(worker_t *w, buf_t *b)
-{
-    static const struct { metric_t m; const char *status; } refused[] = {
-        { M_REFUSED_400, "400" }, { M_REFUSED_401, "401" }, { M_REFUSED_403, "403" },
-        { M_REFUSED_404, "404" }, { M_REFUSED_426, "426" }, { M_REFUSED_431, "431" },
-        { M_REFUSED_503, "503" }, { M_REFUSED_OTHER, "other" },
-    };
-    static const struct { metric_t m; const char *label; } routed[] = {
-        { M_ROUTED_CHAT, "chat" }, { M_ROUTED_GROUP, "group" }, { M_ROUTED_BCAST, "broadcast" },
-    }, acks[] = {
-        { M_ACK_DELIVERED, "delivered" }, { M_ACK_OFFLINE, "offline" }, { M_ACK_SENT, "sent" },
-        { M_ACK_UNAVAILABLE, "unavailable" }, { M_ACK_JOINED, "joined" }, { M_ACK_LEFT, "left" },
-    };
-    static const struct { metric_t m; const char *name, *help; } simple[] = {
-        { M_CLOSE_SLOW, "zwsd_slow_consumer_closes_total",
-          "Sessions closed with 4008 because their outbound queue passed its cap." },
-        { M_CLOSE_RATE, "zwsd_rate_limit_closes_total",
-          "Sessions closed with 1008 for sustained rate-limit abuse." },
-        { M_KICKED, "zwsd_sessions_replaced_total",
-          "Sessions closed with 4001 by a newer login of the same user." },
-        { M_WORKER_RESTARTS, "zwsd_worker_restarts_total", "Worker processes respawned." },
-        { M_BROKER_RESTARTS, "zwsd_broker_restarts_total", "Embedded broker processes respawned." },
-    };
-    long long v;
-#define S(...) if (s_appendf(b, __VA_ARGS__) < 0) return -1
-    if (s_family(b, "zwsd_connections", "gauge", "Open WebSocket TCP connections.") < 0)
-        return -1;
-    S("zwsd_connections %lld\n", (long long)metrics_sum(M_CONNECTIONS));
-    if (s_family(b, "zwsd_sessions", "gauge", "Upgraded WebSocket sessions.") < 0)
-        return -1;
-    S("zwsd_sessions %lld\n", (long long)metrics_sum(M_SESSIONS));
-    if (s_family(b, "zwsd_handshakes_total", "counter", "WebSocket handshakes by result.") < 0)
-        return -1;
-    S("zwsd_handshakes_total{result=\"accepted\"} %lld\n", (long long)metrics_sum(M_HANDSHAKES_OK));
-    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
-        S("zwsd_handshakes_total{result=\"refused\",status=\"%s\"} %lld\n", refused[i].status,
-          (long long)metrics_sum(refused[i].m));
-    if (s_family(b, "zwsd_frames_total", "counter", "WebSocket data frames by direction.") < 0)
-        return -1;
-    S("zwsd_frames_total{direction=\"in\"} %lld\n", (long long)metrics_sum(M_FRAMES_IN));
-    S("zwsd_frames_total{direction=\"out\"} %lld\n", (long long)metrics_sum(M_FRAMES_OUT));
-    if (s_family(b, "zwsd_messages_routed_total", "counter",
-                 "Messages handed to the broker, from clients and the API.") < 0)
-        return -1;
-    for (size_t i = 0; i < sizeof routed / sizeof *routed; i++)
-        S("zwsd_messages_routed_total{kind=\"%s\"} %lld\n", routed[i].label,
-          (long long)metrics_sum(routed[i].m));
-    if (s_family(b, "zwsd_acks_total", "counter", "Acks and API outcomes by status.") < 0)
-        return -1;
-    for (size_t i = 0; i < sizeof acks / sizeof *acks; i++)
-        S("zwsd_acks_total{status=\"%s\"} %lld\n", acks[i].label,
-          (long long)metrics_sum(acks[i].m));
-    if (s_family(b, "zwsd_errors_total", "counter", "Error frames sent to clients, by code.") < 0)
-        return -1;
-    for (int code = 1; code < CJ_CODE_COUNT; code++)
-        S("zwsd_errors_total{code=\"%s\"} %lld\n", cj_code_name((cj_code_t)code),
-          (long long)metrics_sum((metric_t)(M_ERR_BASE + code)));
-    for (size_t i = 0; i < sizeof simple / sizeof *simple; i++) {
-        if (s_family(b, simple[i].name, "counter", simple[i].help) < 0)
-            return -1;
-        S("%s %lld\n", simple[i].name, (long long)metrics_sum(simple[i].m));
-    }
-    if (s_family(b, "zwsd_broker_up", "gauge",
-                 "1 when the broker answers the worker that served this scrape.") < 0)
-        return -1;
-    S("zwsd_broker_up %d\n", bus_up(w->bus) ? 1 : 0);
-    if (s_family(b, "zwsd_worker_connections", "gauge",
-                 "Open WebSocket TCP connections per worker slot.") < 0)
-        return -1;
-    for (int slot = 0; slot < metrics_slots(); slot++) {
-        v = (long long)metrics_get(slot, M_CONNECTIONS);
-        S("zwsd_worker_connections{worker=\"%d\"} %lld\n", slot, v);
-    }
-#undef S
-    return 0;
-}
-
-static void
-s_metrics(worker_t *w, ac_t *c)
-{
-    buf_t *b = &c->api->body;
-    b->len = 0;
-    if (s_render_metrics(w, b) < 0) {
-        log_warnx("api: out of memory rendering /metrics");
-        s_error(w, c, 503, "unavailable", "out of memory", NULL);
-        return;
-    }
-    s_respond(w, c, 200, "text/plain; version=0.0.4", NULL, b->data, b->len);
-}
+/* ---- dispatch -------------------------------------------------------- */
 
 /* The path (no query) for the debug line, with non-printables replaced. */
 static void
@@ -864,18 +451,12 @@ s_note_path(ac_t *c, const char *path, size_t n)
         log_sample(c->path, sizeof c->path, path, n);
 }
 
-/* One complete request: authorization first (so an unknown path with a
- * wrong key is 401), then the path, then the method. */
+/* One complete request: a URL that does not parse is 400, then
+ * authorization (so an unknown path with a wrong key is 401), then
+ * api_route() looks at the path and the method. */
 static void
 s_dispatch(worker_t *w, ac_t *c)
 {
-    static const struct {
-        const char *path;
-        int method;
-    } routes[] = {
-        { "/api/v1/send", HTTP_POST }, { "/api/v1/online", HTTP_GET },
-        { "/api/v1/presence", HTTP_GET }, { "/healthz", HTTP_GET }, { "/metrics", HTTP_GET },
-    };
     http_parser *p = &c->parser;
     struct http_parser_url u;
     c->method = http_method_str((enum http_method)p->method);
@@ -884,7 +465,7 @@ s_dispatch(worker_t *w, ac_t *c)
         || http_parser_parse_url(c->in.data + c->url_off, c->url_len, p->method == HTTP_CONNECT, &u)
         || !(u.field_set & (1 << UF_PATH))) {
         c->keep = 0;
-        s_error(w, c, 400, "bad_request", "malformed request", NULL);
+        api_error(w, c, 400, "bad_request", "malformed request", NULL);
         return;
     }
     const char *path = c->in.data + c->url_off + u.field_data[UF_PATH].off;
@@ -897,29 +478,11 @@ s_dispatch(worker_t *w, ac_t *c)
     }
     s_note_path(c, path, plen);
     if (c->api->key && !s_authorized(c->api, c)) {
-        s_error(w, c, 401, "unauthorized", "missing or wrong API key",
-                "WWW-Authenticate: Bearer\r\n");
+        api_error(w, c, 401, "unauthorized", "missing or wrong API key",
+                  "WWW-Authenticate: Bearer\r\n");
         return;
     }
-    size_t r = 0, nroutes = sizeof routes / sizeof *routes;
-    while (r < nroutes && !(strlen(routes[r].path) == plen && !memcmp(routes[r].path, path, plen)))
-        r++;
-    if (r == nroutes) {
-        s_error(w, c, 404, "not_found", "no such path", NULL);
-        return;
-    }
-    if ((int)p->method != routes[r].method) {
-        s_error(w, c, 405, "method_not_allowed", "method not allowed on this path",
-                routes[r].method == HTTP_POST ? "Allow: POST\r\n" : "Allow: GET\r\n");
-        return;
-    }
-    switch (r) {
-    case 0: s_send(w, c); break;
-    case 1: s_online(w, c); break;
-    case 2: s_presence(w, c, query, qlen); break;
-    case 3: s_healthz(w, c); break;
-    default: s_metrics(w, c); break;
-    }
+    api_route(w, c, path, plen, query, qlen);
 }
 
 /* ---- input ----------------------------------------------------------- */
@@ -954,7 +517,7 @@ s_compact(ac_t *c)
 static void
 s_process(worker_t *w, ac_t *c)
 {
-    size_t limit = S_HEAD_MAX + w->opt->max_message + 65536;    /* head, body, chunk framing */
+    size_t limit = API_HEAD_MAX + w->opt->max_message + 65536;    /* head, body, chunk framing */
     while (c->state == AC_READ) {
         if (c->out.len >= S_OUT_HIGH) {
             c->blocked = 1;
@@ -964,8 +527,8 @@ s_process(worker_t *w, ac_t *c)
         if (avail == 0)
             break;
         size_t feed = avail;
-        if (!c->head_done && feed > S_HEAD_MAX - (c->parsed - c->req_start))
-            feed = S_HEAD_MAX - (c->parsed - c->req_start);  /* the head must end within it */
+        if (!c->head_done && feed > API_HEAD_MAX - (c->parsed - c->req_start))
+            feed = API_HEAD_MAX - (c->parsed - c->req_start);  /* the head must end within it */
         size_t n = http_parser_execute(&c->parser, &s_settings, c->in.data + c->parsed, feed);
         c->parsed += n;
         enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
@@ -977,21 +540,21 @@ s_process(worker_t *w, ac_t *c)
         if (err != HPE_OK || c->malformed) {
             c->keep = 0;
             if (c->oom)
-                s_error(w, c, 503, "unavailable", "out of memory", NULL);
+                api_error(w, c, 503, "unavailable", "out of memory", NULL);
             else if (c->too_large)
-                s_error(w, c, 413, "too_large", "body over the message limit", NULL);
+                api_error(w, c, 413, "too_large", "body over the message limit", NULL);
             else
-                s_error(w, c, 400, "bad_request", "malformed HTTP request", NULL);
+                api_error(w, c, 400, "bad_request", "malformed HTTP request", NULL);
             break;
         }
-        if (!c->head_done && c->parsed - c->req_start >= S_HEAD_MAX) {
+        if (!c->head_done && c->parsed - c->req_start >= API_HEAD_MAX) {
             c->keep = 0;
-            s_error(w, c, 431, "too_large", "request head over 8192 bytes", NULL);
+            api_error(w, c, 431, "too_large", "request head over 8192 bytes", NULL);
             break;
         }
         if (c->parsed - c->req_start > limit) {
             c->keep = 0;
-            s_error(w, c, 413, "too_large", "request over the message limit", NULL);
+            api_error(w, c, 413, "too_large", "request over the message limit", NULL);
             break;
         }
     }
@@ -1016,7 +579,7 @@ s_read(worker_t *w, ac_t *c)
         } else {
             if (buf_reserve(&c->in, S_READ_MIN) < 0) {
                 log_warnx("api: out of memory for input; dropping the connection");
-                s_drop(c);
+                api_drop(c);
                 return;
             }
             n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
@@ -1037,7 +600,7 @@ s_read(worker_t *w, ac_t *c)
             s_mark_dirty(c);
             return;
         }
-        s_drop(c);                      /* error, or EOF while lingering */
+        api_drop(c);                    /* error, or EOF while lingering */
         return;
     }
 }
@@ -1060,7 +623,7 @@ s_write(worker_t *w, ac_t *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;                      /* EPOLLOUT will tell */
-        s_drop(c);
+        api_drop(c);
         return;
     }
     buf_consume(&c->out, off);
@@ -1073,7 +636,7 @@ s_write(worker_t *w, ac_t *c)
     }
     if (c->state == AC_CLOSING) {
         if (c->peer_eof) {
-            s_drop(c);
+            api_drop(c);
             return;
         }
         shutdown(c->fd, SHUT_WR);
@@ -1231,7 +794,7 @@ s_wind_down(api_t *a)
             continue;
         if (c->state == AC_READ && c->in.len == c->req_start && c->out.len == 0 && !c->blocked
             && !c->resume)
-            s_drop(c);
+            api_drop(c);
         else
             busy++;
     }
@@ -1254,7 +817,7 @@ api_timers(worker_t *w)
                 break;
             if (tl == TL_API_IDLE && c->state != AC_LINGER && (c->in.len > c->req_start || c->wait))
                 log_debug("api: request not complete within %d s; closing", S_IDLE_MS / 1000);
-            s_drop(c);                  /* unlinks it from h */
+            api_drop(c);                /* unlinks it from h */
         }
     }
     if (a->accept_paused && w->now >= a->accept_resume && !w->stopping && !w->draining) {
@@ -1332,81 +895,4 @@ int
 api_count(worker_t *w)
 {
     return w->api ? w->api->count : 0;
-}
-
-/* The conn waiting for this completion, or NULL (gone, or fd reused). */
-static ac_t *
-s_waiting(worker_t *w, int fd, uint32_t gen, ac_wait_t kind)
-{
-    api_t *a = w->api;
-    ac_t *c = a && fd >= 0 && fd < a->cap ? a->conns[fd] : NULL;
-    if (!c || c->gen != gen || c->state != AC_WAIT || c->wait != kind)
-        return NULL;
-    c->state = AC_READ;                 /* s_respond moves on from here */
-    c->resume = 1;
-    return c;
-}
-
-void
-api_push_done(worker_t *w, int fd, uint32_t gen, const char *mid, const char *status)
-{
-    ac_t *c = s_waiting(w, fd, gen, WAIT_PUSH);
-    if (!c)
-        return;
-    if (!mid || !status || strcmp(status, "unavailable") == 0 || strlen(mid) >= 40) {
-        s_unavailable(w, c);
-        return;
-    }
-    buf_t *b = &c->api->body;
-    b->len = 0;
-    if (s_appendf(b, "{\"mid\":\"%s\",\"status\":\"%s\"}", mid,
-                  strcmp(status, "delivered") == 0 ? "delivered" : "offline") < 0)
-        s_drop(c);
-    else
-        s_json(w, c, 200, NULL, b);
-}
-
-void
-api_online_done(worker_t *w, int fd, uint32_t gen, int64_t users, int64_t sessions)
-{
-    ac_t *c = s_waiting(w, fd, gen, WAIT_ONLINE);
-    if (!c)
-        return;
-    if (users < 0 || sessions < 0) {
-        s_unavailable(w, c);
-        return;
-    }
-    char body[96];
-    int n = snprintf(body, sizeof body, "{\"users\":%lld,\"sessions\":%lld}", (long long)users,
-                     (long long)sessions);
-    s_respond(w, c, 200, "application/json", NULL, body, (size_t)n);
-}
-
-void
-api_presence_done(worker_t *w, int fd, uint32_t gen, const env_t *e)
-{
-    ac_t *c = s_waiting(w, fd, gen, WAIT_PRESENCE);
-    if (!c)
-        return;
-    if (!e || e->online_n != e->users_n) {
-        s_unavailable(w, c);
-        return;
-    }
-    buf_t *b = &c->api->body;
-    b->len = 0;
-    int rc = buf_appends(b, "{\"online\":{");
-    for (uint32_t i = 0; rc == 0 && i < e->users_n; i++) {
-        /* names were validated when asked; a broker answering otherwise
-         * would need escaping, so such an answer is refused */
-        if (!e->users[i].p || !valid_name(e->users[i].p, e->users[i].n)) {
-            s_unavailable(w, c);
-            return;
-        }
-        rc = s_appendf(b, "%s\"%.*s\":%s", i ? "," : "", (int)e->users[i].n, e->users[i].p,
-                       e->online[i] ? "true" : "false");
-    }
-    if (rc < 0 || buf_appends(b, "}}") < 0)
-        s_drop(c);
-    else
-        s_json(w, c, 200, NULL, b);
 }

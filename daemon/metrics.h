@@ -5,11 +5,14 @@
  * mapping with a row of counters per worker slot plus a supervisor row.
  * A worker calls metrics_attach(slot) and then only touches its own row
  * (single writer per row, so plain 64-bit stores are enough); readers sum
- * the rows. Without metrics_init() every call is a cheap no-op. */
+ * the rows, and metrics_render() writes them out for GET /metrics. Without
+ * metrics_init() every call is a cheap no-op and every count reads 0. */
 #ifndef ZWSD_METRICS_H
 #define ZWSD_METRICS_H
 
 #include <stdint.h>
+
+#include "buf.h"
 
 typedef enum {
     M_CONNECTIONS,          /* gauge: open TCP connections */
@@ -42,5 +45,13 @@ int64_t  metrics_sum(metric_t m);
 int64_t  metrics_get(int slot, metric_t m);
 int      metrics_slots(void);
 void     metrics_reset_slot(int slot);      /* supervisor, before a respawn */
+
+/* Appends the whole host's counters to b in the Prometheus text
+ * exposition format 0.0.4: every family with its HELP and TYPE lines, the
+ * rows summed, plus open connections per worker slot. bus_up (1 or 0) is
+ * the caller's own view of the broker, reported as zwsd_broker_up: it is
+ * the one value not kept in shared memory. Returns 0, or -1 on ENOMEM with
+ * part of the text appended: the caller discards it. */
+int      metrics_render(buf_t *b, int bus_up);
 
 #endif

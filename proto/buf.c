@@ -1,7 +1,9 @@
 /* buf — see buf.h. */
 #include "buf.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,26 @@ int
 buf_appends(buf_t *b, const char *s)
 {
     return buf_append(b, s, strlen(s));
+}
+
+int
+buf_appendf(buf_t *b, const char *fmt, ...)
+{
+    for (size_t room = 128;;) {
+        if (buf_reserve(b, room) < 0)
+            return -1;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        room = (size_t)n + 1;           /* too small: once more, with room */
+    }
 }
 
 void

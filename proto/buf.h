@@ -17,6 +17,7 @@ typedef struct {
 int  buf_reserve(buf_t *b, size_t extra);
 int  buf_append(buf_t *b, const void *p, size_t n);
 int  buf_appends(buf_t *b, const char *s);          /* NUL-terminated string */
+int  buf_appendf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_consume(buf_t *b, size_t n);
 void buf_free(buf_t *b);
 
