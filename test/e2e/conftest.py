@@ -23,6 +23,7 @@ which process holds the server side of a client's TCP connection.
 import asyncio
 import base64
 import calendar
+import contextlib
 import json
 import os
 import re
@@ -405,16 +406,24 @@ def daemon(make_daemon):
     return make_daemon()
 
 
-@pytest.fixture(scope="module")
-def _module_daemon(request):
+@contextlib.contextmanager
+def started_daemon(request, args=()):
+    """A started Daemon logging under the requesting test or module's name;
+    leaving the block cleans it up and fails on any problem it left."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
-    d = Daemon(log_path=os.path.join(LOGDIR, safe + ".log"))
+    d = Daemon(args=list(args), log_path=os.path.join(LOGDIR, safe + ".log"))
     try:
         d.start()
         yield d
     finally:
         problems = d.cleanup()
         assert not problems, "; ".join(problems)
+
+
+@pytest.fixture(scope="module")
+def _module_daemon(request):
+    with started_daemon(request) as d:
+        yield d
 
 
 @pytest.fixture
@@ -720,3 +729,44 @@ def upgrade_request(port, path="/ws/bob", method="GET", drop=(), add=(), key=Non
     hdrs += list(add)
     text = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs) + "\r\n"
     return text.encode("latin-1")
+
+
+class ExtBroker:
+    """A standalone zwsd-broker on two tcp ports of 127.0.0.1."""
+
+    def __init__(self, log):
+        self.pub, self.sub = free_port(), free_port()
+        while self.sub == self.pub:
+            self.sub = free_port()
+        self.log = log
+        self.proc = None
+
+    @property
+    def arg(self):
+        return f"tcp://127.0.0.1:{self.pub},tcp://127.0.0.1:{self.sub}"
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.log), exist_ok=True)
+        with open(self.log, "a") as f:
+            self.proc = subprocess.Popen(
+                [ZWSD_BROKER, "--pub", f"tcp://127.0.0.1:{self.pub}",
+                 "--sub", f"tcp://127.0.0.1:{self.sub}", "-v"],
+                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + WAIT
+        for port in (self.pub, self.sub):       # bound: both accept TCP
+            while True:
+                assert self.proc.poll() is None, f"zwsd-broker exited {self.proc.returncode}"
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, f"zwsd-broker not listening on {port}"
+                    time.sleep(0.01)
+        return self
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc:
+            self.proc.wait()

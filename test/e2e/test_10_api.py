@@ -15,14 +15,12 @@ import json
 import os
 import re
 import socket
-import tempfile
 import time
 
 import pytest
 
-from conftest import (LOGDIR, RFC3339_MS, WAIT, Daemon, check_chat, connect_on_distinct_workers,
-                      free_port, parse_http, raw_http, recv_json, run, send_json, uniq,
-                      worker_of, ws_connect)
+from conftest import (RFC3339_MS, WAIT, started_daemon, connect_on_distinct_workers, free_port,
+                      parse_http, raw_http, recv_json, run, send_json, uniq, ws_connect)
 
 SHARED_MAX_MESSAGE = 4096
 
@@ -182,16 +180,9 @@ def closed_by_server(sock, timeout=WAIT):
 
 @pytest.fixture(scope="module")
 def _api_module_daemon(request):
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
-    d = Daemon(args=["--api-listen", f"127.0.0.1:{free_port()}",
-                     "--max-message", str(SHARED_MAX_MESSAGE)],
-               log_path=os.path.join(LOGDIR, safe + ".log"))
-    try:
-        d.start()
+    with started_daemon(request, ["--api-listen", f"127.0.0.1:{free_port()}",
+                                  "--max-message", str(SHARED_MAX_MESSAGE)]) as d:
         yield d
-    finally:
-        problems = d.cleanup()
-        assert not problems, "; ".join(problems)
 
 
 @pytest.fixture

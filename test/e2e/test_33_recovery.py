@@ -14,15 +14,13 @@ import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import tempfile
 import time
 
 import pytest
 
-from conftest import (LOGDIR, WAIT, ZWSD_BROKER, Daemon, chat, check_chat, check_error,
-                      connect_on_distinct_workers, free_port, proc_stat, recv_json, recv_n, run,
+from conftest import (ExtBroker, LOGDIR, WAIT, Daemon, chat, check_chat, check_error,
+                      connect_on_distinct_workers, proc_stat, recv_json, recv_n, run,
                       send_json, wait_closed, worker_of, ws_connect)
 
 RECOVERY_LIMIT = 2.0    # contract: 1 s from the new broker's start; fail past 2 s
@@ -148,47 +146,6 @@ def _summary(answers):
         k = f.get("status") or f.get("code")
         out[k] = out.get(k, 0) + 1
     return out
-
-
-class ExtBroker:
-    """A standalone zwsd-broker on two tcp ports of 127.0.0.1."""
-
-    def __init__(self, log):
-        self.pub, self.sub = free_port(), free_port()
-        while self.sub == self.pub:
-            self.sub = free_port()
-        self.log = log
-        self.proc = None
-
-    @property
-    def arg(self):
-        return f"tcp://127.0.0.1:{self.pub},tcp://127.0.0.1:{self.sub}"
-
-    def start(self):
-        os.makedirs(os.path.dirname(self.log), exist_ok=True)
-        with open(self.log, "a") as f:
-            self.proc = subprocess.Popen(
-                [ZWSD_BROKER, "--pub", f"tcp://127.0.0.1:{self.pub}",
-                 "--sub", f"tcp://127.0.0.1:{self.sub}", "-v"],
-                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        deadline = time.monotonic() + WAIT
-        for port in (self.pub, self.sub):       # bound: both accept TCP
-            while True:
-                assert self.proc.poll() is None, f"zwsd-broker exited {self.proc.returncode}"
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, f"zwsd-broker not listening on {port}"
-                    time.sleep(0.01)
-        return self
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-        if self.proc:
-            self.proc.wait()
 
 
 @pytest.fixture

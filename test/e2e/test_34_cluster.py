@@ -5,55 +5,11 @@ the same user's older session on daemon A with 4001."""
 import asyncio
 import os
 import re
-import socket
-import subprocess
-import time
 
 import pytest
 
-from conftest import (LOGDIR, WAIT, ZWSD_BROKER, chat, check_chat, free_port, recv_json, recv_n,
-                      run, send_json, wait_closed, ws_connect)
-
-
-class ExtBroker:
-    """A standalone zwsd-broker on two tcp ports of 127.0.0.1."""
-
-    def __init__(self, log):
-        self.pub, self.sub = free_port(), free_port()
-        while self.sub == self.pub:
-            self.sub = free_port()
-        self.log = log
-        self.proc = None
-
-    @property
-    def arg(self):
-        return f"tcp://127.0.0.1:{self.pub},tcp://127.0.0.1:{self.sub}"
-
-    def start(self):
-        os.makedirs(os.path.dirname(self.log), exist_ok=True)
-        with open(self.log, "a") as f:
-            self.proc = subprocess.Popen(
-                [ZWSD_BROKER, "--pub", f"tcp://127.0.0.1:{self.pub}",
-                 "--sub", f"tcp://127.0.0.1:{self.sub}", "-v"],
-                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        deadline = time.monotonic() + WAIT
-        for port in (self.pub, self.sub):
-            while True:
-                assert self.proc.poll() is None, f"zwsd-broker exited {self.proc.returncode}"
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, f"zwsd-broker not listening on {port}"
-                    time.sleep(0.01)
-        return self
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-        if self.proc:
-            self.proc.wait()
+from conftest import (ExtBroker, LOGDIR, chat, check_chat, recv_json, recv_n, run, send_json,
+                      wait_closed, ws_connect)
 
 
 @pytest.fixture
