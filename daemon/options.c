@@ -19,7 +19,6 @@ typedef struct {
     opt_set_fn  set;
     const char *arg;                /* for --help */
     const char *help;
-    int         live;               /* SIGHUP can apply it without restart */
 } opt_def_t;
 
 static int
@@ -112,21 +111,21 @@ static int s_verbose(options_t *o, const char *v)
 { long long n; if (!v) { o->verbose++; return 0; } if (s_parse_size(v, 0, 9, &n)) return -1; o->verbose = (int)n; return 0; }
 
 static const opt_def_t s_opts[] = {
-    { "listen", 1, s_listen, "ADDR:PORT", "WebSocket listener (default 0.0.0.0:8080)", 0 },
-    { "workers", 1, s_workers, "N", "worker processes (default: number of cores)", 0 },
-    { "broker", 1, s_broker, "PUB,SUB", "external broker endpoints (default: embedded broker)", 0 },
-    { "runtime-dir", 1, s_runtime, "DIR", "ipc sockets and lock file (default /run/zwsd)", 0 },
-    { "max-message", 1, s_max_message, "BYTES", "largest client message (default 65536)", 1 },
-    { "sessions", 1, s_sessions, "single|multi", "sessions per user (default single)", 1 },
-    { "api-listen", 1, s_api_listen, "ADDR:PORT|off", "HTTP API listener (default 127.0.0.1:8081)", 0 },
-    { "api-key-file", 1, s_api_key, "FILE", "require Authorization: Bearer <key> on the API", 1 },
-    { "allow-client-broadcast", 0, s_client_bcast, NULL, "let clients send broadcast frames", 1 },
-    { "max-groups", 1, s_max_groups, "N", "groups per session (default 256)", 1 },
-    { "rate-limit", 1, s_rate, "N", "messages/s per connection, bursts of 2N, 0 = off (default 1000)", 1 },
-    { "max-outbound", 1, s_max_out, "BYTES", "outbound queue per connection before close 4008 (default 1048576)", 1 },
-    { "shutdown-timeout", 1, s_shutdown, "SEC", "graceful stop deadline (default 10)", 1 },
-    { "config", 1, s_config, "FILE", "read options from FILE (name = value lines)", 0 },
-    { "verbose", 2, s_verbose, NULL, NULL, 1 },    /* -v; "verbose = N" in a config file */
+    { "listen", 1, s_listen, "ADDR:PORT", "WebSocket listener (default 0.0.0.0:8080)" },
+    { "workers", 1, s_workers, "N", "worker processes (default: number of cores)" },
+    { "broker", 1, s_broker, "PUB,SUB", "external broker endpoints (default: embedded broker)" },
+    { "runtime-dir", 1, s_runtime, "DIR", "ipc sockets and lock file (default /run/zwsd)" },
+    { "max-message", 1, s_max_message, "BYTES", "largest client message (default 65536)" },
+    { "sessions", 1, s_sessions, "single|multi", "sessions per user (default single)" },
+    { "api-listen", 1, s_api_listen, "ADDR:PORT|off", "HTTP API listener (default 127.0.0.1:8081)" },
+    { "api-key-file", 1, s_api_key, "FILE", "require Authorization: Bearer <key> on the API" },
+    { "allow-client-broadcast", 0, s_client_bcast, NULL, "let clients send broadcast frames" },
+    { "max-groups", 1, s_max_groups, "N", "groups per session (default 256)" },
+    { "rate-limit", 1, s_rate, "N", "messages/s per connection, bursts of 2N, 0 = off (default 1000)" },
+    { "max-outbound", 1, s_max_out, "BYTES", "outbound queue per connection before close 4008 (default 1048576)" },
+    { "shutdown-timeout", 1, s_shutdown, "SEC", "graceful stop deadline (default 10)" },
+    { "config", 1, s_config, "FILE", "read options from FILE (name = value lines)" },
+    { "verbose", 2, s_verbose, NULL, NULL },    /* -v; "verbose = N" in a config file */
 };
 #define NOPTS (sizeof s_opts / sizeof *s_opts)
 

@@ -328,9 +328,6 @@ s_tick(sup_t *s)
                 s_spawn(s, ch);
         }
     }
-    if (s->old && !s_workers_alive(s)) {
-        /* never: current workers count too */
-    }
     if (s->old) {
         int left = 0;
         for (int i = 0; i < s->opt->workers; i++)
