@@ -33,6 +33,7 @@ typedef struct {
     subtable_t      *table;
     msgpack_sbuffer  sbuf;
     uint64_t         forwarded, offline, malformed;
+    int64_t          warm_until;    /* subscriptions still being replayed */
 } broker_t;
 
 static int
@@ -120,7 +121,9 @@ s_offline(broker_t *b, const char *data, size_t len)
     env_init(&r, ENV_RCPT);
     r.req = e.req;
     r.mid = e.mid;
-    r.status = env_cstr("offline");
+    /* Just started: workers are still replaying their subscriptions, so an
+     * empty entry may be a route not learnt yet. Say so, not "offline". */
+    r.status = env_cstr(clock_now_ms() < b->warm_until ? "unavailable" : "offline");
     s_reply(b, e.origin, &r);
     b->offline++;
 }
@@ -181,7 +184,7 @@ s_forward(broker_t *b)
 }
 
 int
-broker_run(const char *pub_ep, const char *sub_ep)
+broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms)
 {
     broker_t b = { 0 };
     int rc = 1;
@@ -208,6 +211,9 @@ broker_run(const char *pub_ep, const char *sub_ep)
     s_setint(b.xpub, ZMQ_RCVHWM, 0);
     s_setint(b.xpub, ZMQ_SNDHWM, BROKER_DATA_HWM);
     s_setint(b.xpub, ZMQ_XPUB_VERBOSER, 1);
+    /* every subscriber that (re)attaches gets "h|" first: workers learn
+     * exactly when their way back from the broker was rebuilt */
+    zmq_setsockopt(b.xpub, ZMQ_XPUB_WELCOME_MSG, TOPIC_HELLO, strlen(TOPIC_HELLO));
     for (int i = 0; i < 2; i++) {
         void *s = i ? b.xpub : b.xsub;
         s_setint(s, ZMQ_LINGER, 0);
@@ -225,6 +231,7 @@ broker_run(const char *pub_ep, const char *sub_ep)
     /* One subscription to everything: publishers send all they have and
      * keep no copy of the table; the XPUB filters per subscriber. */
     zmq_send(b.xsub, "\x01", 1, 0);
+    b.warm_until = clock_now_ms() + warmup_ms;
     log_info("broker ready: pub %s, sub %s", pub_ep, sub_ep);
 
     int64_t next_log = clock_now_ms() + 10000;

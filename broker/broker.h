@@ -10,7 +10,9 @@
  * It counts subscribers per user topic (XPUB_VERBOSER reports every
  * subscribe, unsubscribe and the unsubscriptions of a subscriber that went
  * away), answers a chat that has no subscriber with an "offline" receipt to
- * its origin, and answers presence and online-count queries sent to "s|".
+ * its origin (during its first second, while subscribers replay their
+ * subscriptions, "unavailable" instead), and answers presence and
+ * online-count queries sent to "s|".
  *
  * broker_run() creates its own ZeroMQ context (call it after fork), returns
  * 0 after SIGTERM/SIGINT, or 1 if an endpoint cannot be bound (logged). It
@@ -19,7 +21,12 @@
 #define ZWSD_BROKER_H
 
 #define BROKER_DATA_HWM 1000000     /* per subscriber, then drop for it */
+#define BROKER_WARMUP_MS 1000       /* after start: no "offline" answers */
 
-int broker_run(const char *pub_ep, const char *sub_ep);
+/* warmup_ms: for how long after start an unsubscribed chat is answered
+ * "unavailable" rather than "offline", because subscribers may still be
+ * replaying their subscriptions: 0 for a first start, BROKER_WARMUP_MS for
+ * a restart (the standalone broker always assumes one). */
+int broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms);
 
 #endif

@@ -52,5 +52,7 @@ main(int argc, char **argv)
         return 2;
     }
     log_init("zwsd-broker", verbose);
-    return broker_run(pub, sub);
+    /* a standalone broker that starts may be replacing one that died:
+     * its subscribers will replay their subscriptions first */
+    return broker_run(pub, sub, BROKER_WARMUP_MS);
 }

@@ -11,7 +11,8 @@
 #include "metrics.h"
 #include "route.h"
 
-#define PROBE_EVERY_MS 200
+#define PROBE_EVERY_MS 100
+#define GAP_MS         250     /* probe returns further apart: a disturbance */
 #define ALIVE_MS       1000
 #define STATS_EVERY_MS 1000
 #define DRAIN_BATCH    4096
@@ -23,6 +24,9 @@ struct bus {
     int              fd;
     msgpack_sbuffer  sbuf;
     int64_t          last_probe_sent, last_probe_back, last_stats;
+    uint64_t         pub_seq;       /* messages published so far */
+    uint64_t         confirmed;     /* pub_seq of the newest probe that came back */
+    int64_t          recovered_at;  /* when probes came back after a gap */
     int              ever_up;
     int              was_up;
 };
@@ -63,6 +67,7 @@ bus_new(worker_t *w)
         s_setint(s, ZMQ_HEARTBEAT_IVL, 1000);
         s_setint(s, ZMQ_HEARTBEAT_TIMEOUT, 3000);
     }
+    bus_subscribe(self, TOPIC_HELLO, strlen(TOPIC_HELLO));    /* before connecting */
     if (zmq_connect(self->pub, w->cfg->pub_ep) < 0
         || zmq_connect(self->sub, w->cfg->sub_ep) < 0) {
         log_errx("cannot connect to the broker (%s, %s): %s", w->cfg->pub_ep,
@@ -130,6 +135,7 @@ bus_publish(bus_t *self, const char *topic, size_t len, const env_t *e)
     /* the first frame went, so the second cannot block or fail on HWM */
     if (zmq_send(self->pub, self->sbuf.data, self->sbuf.size, 0) < 0)
         return -1;
+    self->pub_seq++;
     return 0;
 }
 
@@ -142,6 +148,16 @@ bus_drain(bus_t *self)
         if (zmq_msg_recv(&topic, self->sub, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&topic);
             return;
+        }
+        if (!zmq_msg_more(&topic) && zmq_msg_size(&topic) == strlen(TOPIC_HELLO)
+            && !memcmp(zmq_msg_data(&topic), TOPIC_HELLO, strlen(TOPIC_HELLO))) {
+            /* (re)attached to a broker: what was in flight before may be
+             * lost, and our subscriptions are being replayed */
+            if (self->ever_up)
+                log_info("attached to the broker again");
+            self->recovered_at = self->w->now;
+            zmq_msg_close(&topic);
+            continue;
         }
         zmq_msg_init(&env);
         int ok = zmq_msg_more(&topic) && zmq_msg_recv(&env, self->sub, 0) >= 0
@@ -171,9 +187,16 @@ bus_pending(bus_t *self)
 }
 
 void
-bus_probe_back(bus_t *self)
+bus_probe_back(bus_t *self, uint64_t seq)
 {
+    /* probes come back every PROBE_EVERY_MS; a longer silence means the
+     * broker or our connection to it went away and came back, and what was
+     * in flight then (a chat, its receipt) may be lost */
+    if (self->ever_up && self->w->now - self->last_probe_back > GAP_MS)
+        self->recovered_at = self->w->now;
     self->last_probe_back = self->w->now;
+    if (seq > self->confirmed)
+        self->confirmed = seq;
     self->ever_up = 1;
 }
 
@@ -186,7 +209,9 @@ bus_tick(bus_t *self)
         env_t e;
         env_init(&e, ENV_PROBE);
         e.origin = env_cstr(w->origin);
-        e.req = 1;                      /* inbox probes: req 1, never a route's */
+        /* req = its place in our publish order: when it comes back, all we
+         * published before it has been through the broker (one pipe, FIFO) */
+        e.req = self->pub_seq + 1;
         size_t n = topic_make(topic, TOPIC_WORKER, w->origin, strlen(w->origin));
         bus_publish(self, topic, n, &e);
         self->last_probe_sent = w->now;
@@ -216,6 +241,19 @@ int
 bus_up(bus_t *self)
 {
     return self->ever_up && self->w->now - self->last_probe_back <= ALIVE_MS;
+}
+
+uint64_t
+bus_seq(bus_t *self)
+{
+    return self->pub_seq;
+}
+
+int
+bus_routed(bus_t *self, uint64_t seq, int64_t sent_ms)
+{
+    return bus_up(self) && self->confirmed > seq && self->recovered_at < sent_ms
+           && self->w->now - self->last_probe_back <= GAP_MS;
 }
 
 int

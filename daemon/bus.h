@@ -6,8 +6,9 @@
  * bus_drain() reads while ZMQ_EVENTS says so). Subscriptions have no HWM,
  * and libzmq replays them to a restarted broker by itself.
  *
- * Liveness: the worker publishes a probe to its own inbox every 200 ms;
- * bus_up() is true while one came back within the last second.
+ * Liveness: the worker publishes a probe to its own inbox every 100 ms;
+ * bus_up() is true while one came back within the last second, and
+ * bus_routed() tells whether a message we published went through.
  * bus_publish() returns 0 when the message was handed to ZeroMQ, -1 when
  * it was not (queue full): callers answer `unavailable`. */
 #ifndef ZWSD_BUS_H
@@ -29,7 +30,14 @@ void   bus_drain(bus_t *self);              /* dispatch to handle_bus() */
 void   bus_tick(bus_t *self);               /* every turn: probes, stats */
 int    bus_up(bus_t *self);
 int    bus_pending(bus_t *self);            /* messages left after a drain */
-void   bus_probe_back(bus_t *self);         /* our inbox probe returned */
+void   bus_probe_back(bus_t *self, uint64_t seq);   /* our inbox probe returned */
+/* Messages published so far (the seq of the last one). */
+uint64_t bus_seq(bus_t *self);
+/* Did the broker process message number seq (published at sent_ms) with an
+ * intact way back to us? True when a probe published after it came back,
+ * and since it was sent we neither re-attached to a broker (its welcome)
+ * nor saw a gap in probe returns. */
+int    bus_routed(bus_t *self, uint64_t seq, int64_t sent_ms);
 int    bus_ever_up(bus_t *self);
 
 #endif

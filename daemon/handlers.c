@@ -293,8 +293,10 @@ s_chat(worker_t *w, conn_t *c, cj_frame_t *f)
         handle_error(w, c, CJ_UNAVAILABLE, NULL, f->id.p, f->id.n);
         return;
     }
-    if (q)
+    if (q) {
         memcpy(q->mid, mid, sizeof q->mid);
+        q->seq = bus_seq(w->bus);
+    }
     metrics_inc(M_ROUTED_CHAT);
 }
 
@@ -530,15 +532,24 @@ s_on_receipt(worker_t *w, const env_t *e)
 {
     pq_t *q = pending_find(w->pending, e->req);
     int delivered = e->status.n == 9 && !memcmp(e->status.p, "delivered", 9);
+    int unavailable = e->status.n == 11 && !memcmp(e->status.p, "unavailable", 11);
+    const char *status = delivered ? "delivered" : unavailable ? "unavailable" : "offline";
     if (q && q->kind == PQ_API_SEND) {
-        metrics_inc(delivered ? M_ACK_DELIVERED : M_ACK_OFFLINE);
-        api_push_done(w, q->fd, q->gen, q->mid, delivered ? "delivered" : "offline");
+        metrics_inc(delivered ? M_ACK_DELIVERED : unavailable ? M_ACK_UNAVAILABLE : M_ACK_OFFLINE);
+        api_push_done(w, q->fd, q->gen, q->mid, status);
         pending_done(w->pending, q);
         return;
     }
     if (!q || q->kind != PQ_CHAT)
         return;
     conn_t *c = conn_lookup(w, q->fd, q->gen);
+    if (c && unavailable) {
+        metrics_inc(M_ACK_UNAVAILABLE);
+        handle_error(w, c, CJ_UNAVAILABLE, "the broker is still learning its routes; not sent",
+                     q->id, strlen(q->id));
+        pending_done(w->pending, q);
+        return;
+    }
     if (c) {
         metrics_inc(delivered ? M_ACK_DELIVERED : M_ACK_OFFLINE);
         s_ack(w, c, s_str(q->id, strlen(q->id)), q->mid, delivered ? "delivered" : "offline");
@@ -613,7 +624,7 @@ handle_bus(worker_t *w, const char *topic, size_t tlen, const env_t *e)
         if (!s_is_mine(w, e->origin))
             break;
         if (tk == TOPIC_WORKER)
-            bus_probe_back(w->bus);
+            bus_probe_back(w->bus, e->req);
         else
             route_probe_back(w->routes, e->req, topic, tlen);
         break;
@@ -634,17 +645,29 @@ handle_bus(worker_t *w, const char *topic, size_t tlen, const env_t *e)
     }
 }
 
+/* A chat with no receipt by its deadline is `offline` only if the broker
+ * provably processed it: a probe published after it has come back. If not,
+ * it may have been lost with a dying broker: `unavailable`, never a false
+ * offline. */
+static int
+s_routed(worker_t *w, const pq_t *q)
+{
+    return bus_routed(w->bus, q->seq, q->sent_ms);
+}
+
 void
 handle_expire(worker_t *w)
 {
     pq_t *q;
     while ((q = pending_expired(w->pending, w->now))) {
         switch (q->kind) {
-        case PQ_API_SEND:
-            metrics_inc(bus_up(w->bus) ? M_ACK_OFFLINE : M_ACK_UNAVAILABLE);
-            api_push_done(w, q->fd, q->gen, q->mid, bus_up(w->bus) ? "offline" : "unavailable");
+        case PQ_API_SEND: {
+            int routed = s_routed(w, q);
+            metrics_inc(routed ? M_ACK_OFFLINE : M_ACK_UNAVAILABLE);
+            api_push_done(w, q->fd, q->gen, q->mid, routed ? "offline" : "unavailable");
             pending_done(w->pending, q);
             continue;
+        }
         case PQ_API_ONLINE:
             api_online_done(w, q->fd, q->gen, -1, -1);
             pending_done(w->pending, q);
@@ -661,8 +684,9 @@ handle_expire(worker_t *w)
         }
         conn_t *c = conn_lookup(w, q->fd, q->gen);
         if (c) {
-            if (q->kind == PQ_CHAT && bus_up(w->bus)) {
-                /* no worker took it: the receiver had no live session */
+            if (q->kind == PQ_CHAT && s_routed(w, q)) {
+                /* the broker routed it and no worker took it: the receiver
+                 * had no live session */
                 metrics_inc(M_ACK_OFFLINE);
                 s_ack(w, c, s_str(q->id, strlen(q->id)), q->mid, "offline");
             } else {
@@ -714,6 +738,8 @@ handle_push(worker_t *w, env_kind_t kind, const char *target, const char *sender
             pending_done(w->pending, q);
         return -1;
     }
+    if (q)
+        q->seq = bus_seq(w->bus);
     metrics_inc(kind == ENV_CHAT ? M_ROUTED_CHAT : kind == ENV_GROUP ? M_ROUTED_GROUP
                                                                       : M_ROUTED_BCAST);
     if (kind != ENV_CHAT)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 struct pending {
     pq_t    *ring;
     size_t   cap;           /* power of two */
@@ -62,6 +64,7 @@ pending_add(pending_t *self, pq_kind_t kind, int64_t deadline)
     q->req = self->next++;
     q->kind = kind;
     q->deadline = deadline;
+    q->sent_ms = clock_now_ms();
     q->fd = -1;
     return q;
 }

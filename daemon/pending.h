@@ -28,6 +28,8 @@ typedef struct {
     int       fd;
     uint32_t  gen;
     int64_t   deadline;
+    int64_t   sent_ms;          /* when the request was published */
+    uint64_t  seq;              /* bus_seq() once it was published */
     char      id[65];           /* client's id ("" = none) */
     char      mid[40];
 } pq_t;

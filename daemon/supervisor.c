@@ -53,6 +53,7 @@ typedef struct {
     child_t   *workers;         /* current generation, per slot */
     child_t   *old;             /* draining generation (SIGUSR2), or NULL */
     int        gen;
+    int        broker_starts;   /* how often the embedded broker was started */
     int        stopping;
     int64_t    stop_deadline;
     int        announced;       /* "ready:" logged, READY=1 sent */
@@ -83,7 +84,8 @@ s_child_exec(sup_t *s, child_t *ch)
             if (s->api_fds)
                 close(s->api_fds[i]);
         }
-        exit(broker_run(s->pub, s->sub));     /* exit(): LeakSanitizer runs at exit */
+        /* a respawned broker warms up: workers are replaying subscriptions */
+        exit(broker_run(s->pub, s->sub, s->broker_starts > 1 ? BROKER_WARMUP_MS : 0));
     }
     prctl(PR_SET_NAME, "zwsd-worker");
     log_set_role("zwsd-worker");
@@ -114,6 +116,8 @@ s_spawn(sup_t *s, child_t *ch)
             return -1;
         }
     }
+    if (ch->role == ROLE_BROKER)
+        s->broker_starts++;
     pid_t pid = fork();
     if (pid < 0) {
         log_err("fork");

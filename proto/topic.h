@@ -15,6 +15,9 @@
 #include <stddef.h>
 
 #define TOPIC_MAX 72            /* "x:" + 64-byte name + "|" + NUL, rounded */
+/* The broker's welcome (ZMQ_XPUB_WELCOME_MSG), one frame, to every
+ * subscriber that attaches; subscribe to it before connecting. */
+#define TOPIC_HELLO "h|"
 
 typedef enum {
     TOPIC_USER   = 'u',

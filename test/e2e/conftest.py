@@ -770,3 +770,23 @@ class ExtBroker:
             self.proc.kill()
         if self.proc:
             self.proc.wait()
+
+
+async def chat_offline(ws, receiver, id, limit=2.0):
+    """A chat to a user with no session must be acked `offline` - except in a
+    broker's first second after a (re)start, when it cannot know yet and
+    answers `unavailable` (zwsd-broker(8)). Retries through that second and
+    fails past `limit` seconds; returns the number of `unavailable` answers."""
+    t0 = time.monotonic()
+    n = 0
+    while True:
+        await ws.send(chat(receiver, "x", id=f"{id}{n}"))
+        f = await recv_json(ws)
+        assert f.get("id") == f"{id}{n}", f
+        if f.get("type") == "ack":
+            assert f.get("status") == "offline", f
+            return n
+        assert f.get("type") == "error" and f.get("code") == "unavailable", f
+        assert time.monotonic() - t0 < limit, f"still unavailable after {limit} s: {f}"
+        n += 1
+        await asyncio.sleep(0.05)       # pacing between attempts

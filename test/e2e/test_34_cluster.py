@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import (ExtBroker, LOGDIR, chat, check_chat, recv_json, recv_n, run, send_json,
+from conftest import (ExtBroker, chat_offline, LOGDIR, chat, check_chat, recv_json, recv_n, run, send_json,
                       wait_closed, ws_connect)
 
 
@@ -43,9 +43,7 @@ def test_two_daemons_one_broker(make_daemon, ext_broker):
         await chat_delivered(alice, "alice", bob, "bob", "a-to-b")
         await chat_delivered(bob, "bob", alice, "alice", "b-to-a")
         # a user on neither daemon is offline for both
-        await alice.send(chat("nobody", "x", id="off"))
-        ack = await recv_json(alice)
-        assert ack.get("status") == "offline" and ack.get("id") == "off", ack
+        await chat_offline(alice, "nobody", "off")
         # presence and groups cross too
         await send_json(alice, {"type": "presence", "users": ["bob", "nobody"], "id": "p"})
         assert await recv_json(alice) == {"type": "presence", "id": "p",
