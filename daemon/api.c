@@ -709,8 +709,8 @@ api_destroy(api_t **self_p)
     *self_p = NULL;
 }
 
-static void
-s_conn_new(worker_t *w, int fd)
+void
+api_take(worker_t *w, int fd)
 {
     api_t *a = w->api;
     ac_t *c = fd < a->cap ? calloc(1, sizeof *c) : NULL;
@@ -741,30 +741,6 @@ s_conn_new(worker_t *w, int fd)
     a->conns[fd] = c;
     a->count++;
     s_set_timer(w, c, TL_API_IDLE);
-}
-
-void
-api_accept(worker_t *w)
-{
-    api_t *a = w->api;
-    while (a && !w->stopping && !w->draining && !a->accept_paused) {
-        int fd = accept4(w->cfg->api_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            s_conn_new(w, fd);
-            continue;
-        }
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            log_warn("api: accept (%d API connections); pausing accepts for 100 ms", a->count);
-            epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->api_fd, NULL);
-            a->accept_paused = 1;
-            a->accept_resume = w->now + 100;
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            log_warn("api: accept");
-        }
-        return;
-    }
 }
 
 void
@@ -819,13 +795,6 @@ api_timers(worker_t *w)
                 log_debug("api: request not complete within %d s; closing", S_IDLE_MS / 1000);
             api_drop(c);                /* unlinks it from h */
         }
-    }
-    if (a->accept_paused && w->now >= a->accept_resume && !w->stopping && !w->draining) {
-        struct epoll_event ev = { .events = EPOLLIN,
-                                  .data.u64 = WORKER_TAG_API | (uint64_t)w->cfg->api_fd };
-        a->accept_paused = 0;
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->cfg->api_fd, &ev) == 0)
-            api_accept(w);
     }
     if ((w->stopping || w->draining) && !a->winding_down)
         s_wind_down(a);

@@ -25,7 +25,7 @@ typedef struct api api_t;
 
 api_t *api_new(worker_t *w);            /* NULL when --api-listen off or ENOMEM */
 void   api_destroy(api_t **self_p);
-void   api_accept(worker_t *w);         /* the listener is readable */
+void   api_take(worker_t *w, int fd);   /* a connection from the listener */
 void   api_on_ready(worker_t *w, int fd, uint32_t events);
 void   api_timers(worker_t *w);         /* idle keep-alive and slow requests: 30 s */
 void   api_flush(worker_t *w);          /* write pending responses */

@@ -56,8 +56,6 @@ struct api {
     link_t      timers[TL_API_COUNT];
     link_t      dirty;              /* output to write or input to resume */
     link_t      reap;
-    int         accept_paused;      /* EMFILE: listener off for 100 ms */
-    int64_t     accept_resume;
     int         winding_down;       /* stop or drain seen: no more keep-alive */
     /* the API key (NULL: no auth), and what it was read from */
     char       *key;

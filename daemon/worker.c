@@ -43,25 +43,25 @@ worker_new_id(worker_t *w, char *buf)
     return n > 0 ? (size_t)n : 0;
 }
 
-static void
-s_accept(worker_t *w)
+void
+worker_accept(worker_t *w, acceptor_t *a)
 {
-    while (!w->stopping && !w->draining && !w->accept_paused) {
-        int fd = accept4(w->cfg->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    while (!w->stopping && !w->draining && !a->paused) {
+        int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            conn_accept(w, fd);
+            a->take(w, fd);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
             continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* nginx's answer: stop accepting for a moment, keep serving */
-            log_warn("accept (%d connections); pausing accepts for 100 ms", w->nconns);
-            epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->listen_fd, NULL);
-            w->accept_paused = 1;
-            w->accept_resume = w->now + 100;
+            log_warn("%s (%d connections); pausing accepts for 100 ms", a->what, w->nconns);
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, a->fd, NULL);
+            a->paused = 1;
+            a->resume_at = w->now + 100;
         } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            log_warn("accept");
+            log_warn("%s", a->what);
         }
         return;
     }
@@ -74,14 +74,21 @@ s_epoll_add(worker_t *w, int fd, uint32_t events, uint64_t tag)
     return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static void
-s_resume_accept(worker_t *w)
+void
+worker_accept_resume(worker_t *w, acceptor_t *a)
 {
-    if (!w->accept_paused || w->now < w->accept_resume || w->stopping || w->draining)
+    if (!a->paused || w->now < a->resume_at || w->stopping || w->draining)
         return;
-    w->accept_paused = 0;
-    s_epoll_add(w, w->cfg->listen_fd, EPOLLIN, TAG_LISTEN);
-    s_accept(w);
+    a->paused = 0;
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = a->tag | (uint64_t)a->fd };
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, a->fd, &ev) == 0)
+        worker_accept(w, a);
+}
+
+static void
+s_take_conn(worker_t *w, int fd)
+{
+    conn_accept(w, fd);
 }
 
 /* SIGTERM: stop accepting, close every session with 1001 behind what is
@@ -221,6 +228,8 @@ worker_run(worker_cfg_t *cfg)
     if (!(w.pending = pending_new()) || !(w.routes = routes_new(&w))
         || !(w.bus = bus_new(&w)))
         goto done;
+    w.ws_listener = (acceptor_t){ cfg->listen_fd, TAG_LISTEN, "accept", s_take_conn, 0, 0 };
+    w.api_listener = (acceptor_t){ cfg->api_fd, TAG_API, "api: accept", api_take, 0, 0 };
     if (cfg->api_fd >= 0) {
         if (!(w.api = api_new(&w)) || s_epoll_add(&w, cfg->api_fd, EPOLLIN, TAG_API) < 0) {
             log_err("api setup");
@@ -247,10 +256,10 @@ worker_run(worker_cfg_t *cfg)
         for (int i = 0; i < n; i++) {
             uint64_t d = ev[i].data.u64;
             switch (d & TAG_MASK) {
-            case TAG_LISTEN: s_accept(&w); break;
+            case TAG_LISTEN: worker_accept(&w, &w.ws_listener); break;
             case TAG_BUS:    break;          /* drained below, every turn */
             case TAG_SIGNAL: s_on_signal(&w, sfd); break;
-            case TAG_API:    api_accept(&w); break;
+            case TAG_API:    worker_accept(&w, &w.api_listener); break;
             case TAG_APICONN: api_on_ready(&w, (int)(d & 0xffffffffu), ev[i].events); break;
             default: {
                 conn_t *c = w.conns[(int)d];
@@ -266,7 +275,9 @@ worker_run(worker_cfg_t *cfg)
         if (w.api)
             api_timers(&w);
         s_log_online(&w);
-        s_resume_accept(&w);
+        worker_accept_resume(&w, &w.ws_listener);
+        if (w.api)
+            worker_accept_resume(&w, &w.api_listener);
         bus_drain(w.bus);                   /* ZMQ_FD is edge-triggered */
         conn_flush_all(&w);                 /* one write per conn per turn */
         if (w.api)

@@ -47,6 +47,21 @@ enum {
     TL_COUNT
 };
 
+struct worker;
+
+/* A listening socket of the worker. worker_accept() takes connections until
+ * EAGAIN and hands each fd to take(); on EMFILE and the like it takes the
+ * listener out of epoll for 100 ms and keeps serving (nginx's answer), and
+ * worker_accept_resume(), called every turn, puts it back. */
+typedef struct acceptor {
+    int           fd;
+    uint64_t      tag;              /* epoll data: tag | fd */
+    const char   *what;             /* for log lines */
+    void        (*take)(struct worker *w, int fd);
+    int           paused;
+    int64_t       resume_at;
+} acceptor_t;
+
 typedef struct worker {
     worker_cfg_t *cfg;
     options_t    *opt;              /* live options (SIGHUP may update) */
@@ -63,8 +78,8 @@ typedef struct worker {
     link_t        timers[TL_COUNT];
     link_t        dirty;            /* conns with output to write this turn */
     link_t        reap;             /* conns to free at the end of the turn */
-    int           accept_paused;    /* EMFILE: listener off for a moment */
-    int64_t       accept_resume;
+    acceptor_t    ws_listener;      /* --listen */
+    acceptor_t    api_listener;     /* --api-listen (fd -1: off) */
 
     bus_t        *bus;
     routes_t     *routes;
@@ -91,6 +106,8 @@ typedef struct worker {
 #define WORKER_TAG_APICONN (5ULL << 40)
 
 int  worker_run(worker_cfg_t *cfg);
+void worker_accept(worker_t *w, acceptor_t *a);
+void worker_accept_resume(worker_t *w, acceptor_t *a);
 
 /* A fresh id "<origin>-<seq hex>" in buf (at least 40 bytes); returns length. */
 size_t worker_new_id(worker_t *w, char *buf);
