@@ -790,3 +790,39 @@ async def chat_offline(ws, receiver, id, limit=2.0):
         assert time.monotonic() - t0 < limit, f"still unavailable after {limit} s: {f}"
         n += 1
         await asyncio.sleep(0.05)       # pacing between attempts
+
+
+async def place(daemon, user, pid, tries=50):
+    """Connect `user` until the connection sits on worker `pid`."""
+    for _ in range(tries):
+        ws, welcome = await ws_connect(daemon, user)
+        if worker_of(daemon, ws) == pid:
+            return ws, welcome
+        await asyncio.wait_for(ws.close(), WAIT)
+    raise AssertionError(f"{user} never landed on worker {pid} in {tries} tries")
+
+
+async def markers(via, via_user, targets, tag):
+    """targets: [(ws, user)]. Send one chat per distinct user from `via`, then
+    assert it is the next frame of every target session: nothing else was
+    queued for them before it."""
+    for user in dict.fromkeys(u for _, u in targets):
+        await asyncio.wait_for(via.send(chat(user, f"{tag}:{user}")), WAIT)
+    for ws, user in targets:
+        f = await recv_json(ws)
+        assert f.get("type") == "chat" and f.get("msg") == f"{tag}:{user}", \
+            f"{user}: expected only the marker {tag!r} next, got {f}"
+        check_chat(f, via_user, user, f"{tag}:{user}")
+
+
+@pytest.fixture
+def own_daemons(request):
+    """Daemons built here (subclasses of the harness's Daemon), stopped and
+    checked for leftovers at teardown like make_daemon's."""
+    daemons = []
+    request.node._zwsd_daemons = daemons
+    yield daemons
+    problems = []
+    for d in daemons:
+        problems += d.cleanup()
+    assert not problems, "; ".join(problems)

@@ -8,9 +8,9 @@ reached the members, a marker (a 1:1 chat sent afterwards) must be the very
 next frame of every session that must not get (another copy of) it."""
 import asyncio
 
-from conftest import (RFC3339_MS, WAIT, chat, check_chat, check_error, connect_on_distinct_workers,
-                      recv_json, recv_n, run, send_json, uniq, wait_closed, worker_of,
-                      ws_connect)
+from conftest import (place, markers, RFC3339_MS, WAIT, check_error,
+                      connect_on_distinct_workers, recv_json, recv_n, run, send_json, uniq,
+                      wait_closed, worker_of, ws_connect)
 
 
 async def join(ws, group, id):
@@ -50,29 +50,6 @@ async def send_group(ws, sender, group, msg, id):
     mid = check_group(own, sender, group, msg)
     assert ack == {"type": "ack", "id": id, "mid": mid, "status": "sent"}, ack
     return mid
-
-
-async def markers(via, via_user, targets, tag):
-    """targets: [(ws, user)]. Send one chat per distinct user from `via`, then
-    assert it is the next frame of every target session: nothing else was
-    queued for them before it."""
-    for user in dict.fromkeys(u for _, u in targets):
-        await asyncio.wait_for(via.send(chat(user, f"{tag}:{user}")), WAIT)
-    for ws, user in targets:
-        f = await recv_json(ws)
-        assert f.get("type") == "chat" and f.get("msg") == f"{tag}:{user}", \
-            f"{user}: expected only the marker {tag!r} next, got {f}"
-        check_chat(f, via_user, user, f"{tag}:{user}")
-
-
-async def place(daemon, user, pid, tries=50):
-    """Connect `user` until the connection sits on worker `pid`."""
-    for _ in range(tries):
-        ws, welcome = await ws_connect(daemon, user)
-        if worker_of(daemon, ws) == pid:
-            return ws, welcome
-        await asyncio.wait_for(ws.close(), WAIT)
-    raise AssertionError(f"{user} never landed on worker {pid} in {tries} tries")
 
 
 def test_group_reaches_each_member_once_across_workers(make_daemon):

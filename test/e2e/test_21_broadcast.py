@@ -5,32 +5,9 @@ sender gets the ack `sent` with the mid the sessions got.
 
 Exactly once / nothing is proven with a marker: a 1:1 chat sent after the
 broadcast arrived must be each session's next frame."""
-import asyncio
 
-from conftest import (RFC3339_MS, WAIT, chat, check_chat, check_error,
-                      connect_on_distinct_workers, recv_json, recv_n, run, send_json, uniq,
-                      worker_of, ws_connect)
-
-
-async def place(daemon, user, pid, tries=50):
-    """Connect `user` until the connection sits on worker `pid`."""
-    for _ in range(tries):
-        ws, welcome = await ws_connect(daemon, user)
-        if worker_of(daemon, ws) == pid:
-            return ws
-        await asyncio.wait_for(ws.close(), WAIT)
-    raise AssertionError(f"{user} never landed on worker {pid} in {tries} tries")
-
-
-async def markers(via, via_user, targets, tag):
-    """A chat from `via` to each target user, which must be its next frame."""
-    for _, user in targets:
-        await asyncio.wait_for(via.send(chat(user, f"{tag}:{user}")), WAIT)
-    for ws, user in targets:
-        f = await recv_json(ws)
-        assert f.get("type") == "chat" and f.get("msg") == f"{tag}:{user}", \
-            f"{user}: expected only the marker {tag!r} next, got {f}"
-        check_chat(f, via_user, user, f"{tag}:{user}")
+from conftest import (place, markers, RFC3339_MS, check_error, connect_on_distinct_workers,
+                      recv_json, recv_n, run, send_json, uniq, worker_of, ws_connect)
 
 
 def check_broadcast(frame, sender, msg):
@@ -63,8 +40,8 @@ def test_client_broadcast_reaches_every_session_once(make_daemon):
 
     async def body():
         (alice, _, w1), (bob, _, w2) = await connect_on_distinct_workers(d, ["alice", "bob"])
-        carol = await place(d, "carol", w1)
-        dave = await place(d, "dave", w2)
+        carol, _ = await place(d, "carol", w1)
+        dave, _ = await place(d, "dave", w2)
         everyone = [(alice, "alice"), (bob, "bob"), (carol, "carol"), (dave, "dave")]
         assert sorted(worker_of(d, ws) for ws, _ in everyone) == sorted([w1, w1, w2, w2])
 

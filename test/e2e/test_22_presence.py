@@ -11,8 +11,8 @@ import asyncio
 import os
 import signal
 
-from conftest import (WAIT, check_error, connect_on_distinct_workers, recv_json, run,
-                      send_json, uniq, wait_closed, worker_of, ws_connect)
+from conftest import (place, WAIT, check_error, connect_on_distinct_workers, recv_json, run,
+                      send_json, uniq, wait_closed, ws_connect)
 
 DEADLINE = 2.0      # contract: 1 s; the test fails only past 2 s
 
@@ -45,22 +45,13 @@ async def time_until_absent(ws, user, t0, what, deadline=DEADLINE):
         await asyncio.sleep(0.02)
 
 
-async def place(daemon, user, pid, tries=50):
-    for _ in range(tries):
-        ws, _ = await ws_connect(daemon, user)
-        if worker_of(daemon, ws) == pid:
-            return ws
-        await asyncio.wait_for(ws.close(), WAIT)
-    raise AssertionError(f"{user} never landed on worker {pid} in {tries} tries")
-
-
 def test_presence_across_workers_and_after_close(shared_daemon):
     d = shared_daemon
     ua, ub, uc, nobody = uniq("alice"), uniq("bob"), uniq("carol"), uniq("nobody")
 
     async def body():
         (alice, _, wa), (bob, _, wb) = await connect_on_distinct_workers(d, [ua, ub])
-        carol = await place(d, uc, wa)          # same worker as the asker
+        carol, _ = await place(d, uc, wa)          # same worker as the asker
         got = await presence(alice, [ub, ua, nobody, uc], "p")
         assert got == {ub: True, ua: True, nobody: False, uc: True}, got
         # asked from the other worker
@@ -105,9 +96,9 @@ def test_presence_multi_sessions_until_last_closes(make_daemon):
     async def body():
         (alice, _, w1), (probe, _, w2) = await connect_on_distinct_workers(d, ["alice", "probe"])
         for case, (p1, p2) in (("different workers", (w1, w2)), ("same worker", (w2, w2))):
-            bob1 = await place(d, "bob", p1)
-            bob2 = await place(d, "bob", p2)
-            carol = await place(d, "carol", p1)
+            bob1, _ = await place(d, "bob", p1)
+            bob2, _ = await place(d, "bob", p2)
+            carol, _ = await place(d, "carol", p1)
             assert await presence(alice, ["bob", "carol"], "a") == {"bob": True, "carol": True}
             await asyncio.wait_for(bob1.close(), WAIT)
             await asyncio.wait_for(carol.close(), WAIT)

@@ -86,19 +86,6 @@ def tmp(request):
     subprocess.run(["rm", "-rf", d], check=False)
 
 
-@pytest.fixture
-def own_daemons(request):
-    """Daemons built here (subclasses of the harness's Daemon), stopped and
-    checked for leftovers at teardown like make_daemon's."""
-    daemons = []
-    request.node._zwsd_daemons = daemons
-    yield daemons
-    problems = []
-    for d in daemons:
-        problems += d.cleanup()
-    assert not problems, "; ".join(problems)
-
-
 def log_path(request, n=0):
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
     return os.path.join(LOGDIR, safe + (f".{n}" if n else "") + ".log")

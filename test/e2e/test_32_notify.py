@@ -98,17 +98,6 @@ def notify(tmp_path):
     n.close()
 
 
-@pytest.fixture
-def own_daemons(request):
-    daemons = []
-    request.node._zwsd_daemons = daemons
-    yield daemons
-    problems = []
-    for d in daemons:
-        problems += d.cleanup()
-    assert not problems, "; ".join(problems)
-
-
 def log_path(request):
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
     return os.path.join(LOGDIR, safe + ".log")
