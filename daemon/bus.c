@@ -2,32 +2,30 @@
 #include "bus.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
-#include "handlers.h"
 #include "log.h"
 #include "metrics.h"
-#include "route.h"
 
 #define PROBE_EVERY_MS 100
-#define GAP_MS         250     /* probe returns further apart: a disturbance */
-#define ALIVE_MS       1000
 #define STATS_EVERY_MS 1000
 #define DRAIN_BATCH    4096
 #define PUB_HWM        100000
 
 struct bus {
-    worker_t        *w;
+    bus_cfg_t        cfg;
+    char             origin[33];
+    char             inbox[TOPIC_MAX];
+    size_t           inbox_len;
     void            *ctx, *pub, *sub;
     int              fd;
     msgpack_sbuffer  sbuf;
-    int64_t          last_probe_sent, last_probe_back, last_stats;
+    int64_t          last_probe_sent, last_stats;
     uint64_t         pub_seq;       /* messages published so far */
-    uint64_t         confirmed;     /* pub_seq of the newest probe that came back */
-    int64_t          recovered_at;  /* when probes came back after a gap */
-    int              ever_up;
+    ack_link_t       link;
     int              was_up;
 };
 
@@ -38,12 +36,15 @@ s_setint(void *s, int opt, int v)
 }
 
 bus_t *
-bus_new(worker_t *w)
+bus_new(const bus_cfg_t *cfg)
 {
     bus_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->w = w;
+    self->cfg = *cfg;
+    snprintf(self->origin, sizeof self->origin, "%s", cfg->origin);
+    self->cfg.origin = self->origin;
+    self->inbox_len = topic_make(self->inbox, TOPIC_WORKER, self->origin, strlen(self->origin));
     msgpack_sbuffer_init(&self->sbuf);
     self->ctx = zmq_ctx_new();
     if (!self->ctx)
@@ -54,9 +55,11 @@ bus_new(worker_t *w)
         goto fail;
     /* Subscriptions leave through the SUB's send side: no HWM there, or
      * they are dropped silently (libzmq #4064). Publishing is bounded:
-     * NODROP turns a full queue into EAGAIN, answered `unavailable`. */
+     * NODROP turns a full queue into EAGAIN, answered `unavailable`. The
+     * receive side is bounded too: a worker that falls behind pushes back
+     * on the broker instead of buffering without limit. */
     s_setint(self->sub, ZMQ_SNDHWM, 0);
-    s_setint(self->sub, ZMQ_RCVHWM, 0);
+    s_setint(self->sub, ZMQ_RCVHWM, cfg->rcvhwm);
     s_setint(self->pub, ZMQ_SNDHWM, PUB_HWM);
     s_setint(self->pub, ZMQ_XPUB_NODROP, 1);
     for (int i = 0; i < 2; i++) {
@@ -68,10 +71,9 @@ bus_new(worker_t *w)
         s_setint(s, ZMQ_HEARTBEAT_TIMEOUT, 3000);
     }
     bus_subscribe(self, TOPIC_HELLO, strlen(TOPIC_HELLO));    /* before connecting */
-    if (zmq_connect(self->pub, w->cfg->pub_ep) < 0
-        || zmq_connect(self->sub, w->cfg->sub_ep) < 0) {
-        log_errx("cannot connect to the broker (%s, %s): %s", w->cfg->pub_ep,
-                 w->cfg->sub_ep, zmq_strerror(errno));
+    if (zmq_connect(self->pub, cfg->pub_ep) < 0 || zmq_connect(self->sub, cfg->sub_ep) < 0) {
+        log_errx("cannot connect to the broker (%s, %s): %s", cfg->pub_ep, cfg->sub_ep,
+                 zmq_strerror(errno));
         goto fail;
     }
     size_t sz = sizeof self->fd;
@@ -79,9 +81,8 @@ bus_new(worker_t *w)
         goto fail;
     /* the worker's own inbox and broadcast, for its whole life */
     char topic[TOPIC_MAX];
-    size_t n = topic_make(topic, TOPIC_WORKER, w->origin, strlen(w->origin));
-    bus_subscribe(self, topic, n);
-    n = topic_make(topic, TOPIC_BCAST, NULL, 0);
+    bus_subscribe(self, self->inbox, self->inbox_len);
+    size_t n = topic_make(topic, TOPIC_BCAST, NULL, 0);
     bus_subscribe(self, topic, n);
     return self;
 fail:
@@ -139,6 +140,42 @@ bus_publish(bus_t *self, const char *topic, size_t len, const env_t *e)
     return 0;
 }
 
+uint64_t
+bus_probe(bus_t *self, const char *topic, size_t len)
+{
+    env_t e;
+    env_init(&e, ENV_PROBE);
+    e.origin = env_cstr(self->origin);
+    /* its place in our publish order: when it comes back, all we published
+     * before it has been through the broker (one pipe, FIFO) */
+    e.req = self->pub_seq + 1;
+    return bus_publish(self, topic, len, &e) == 0 ? e.req : 0;
+}
+
+static int
+s_is_mine(const bus_t *self, env_str_t origin)
+{
+    return origin.p && origin.n == strlen(self->origin) && !memcmp(origin.p, self->origin, origin.n);
+}
+
+static void
+s_dispatch(bus_t *self, const char *topic, size_t tlen, const char *data, size_t len)
+{
+    env_t e;
+    if (env_decode(data, len, &e) < 0) {
+        log_debug("dropped a bus message with a malformed envelope");
+        return;
+    }
+    if (e.kind == ENV_PROBE) {
+        if (!s_is_mine(self, e.origin))
+            return;                     /* another worker's probe on a shared topic */
+        ack_link_probe_back(&self->link, e.req, *self->cfg.now);
+        if (tlen == self->inbox_len && !memcmp(topic, self->inbox, tlen))
+            return;
+    }
+    self->cfg.on_message(self->cfg.arg, topic, tlen, &e);
+}
+
 void
 bus_drain(bus_t *self)
 {
@@ -153,25 +190,21 @@ bus_drain(bus_t *self)
             && !memcmp(zmq_msg_data(&topic), TOPIC_HELLO, strlen(TOPIC_HELLO))) {
             /* (re)attached to a broker: what was in flight before may be
              * lost, and our subscriptions are being replayed */
-            if (self->ever_up)
+            if (ack_link_ever_up(&self->link))
                 log_info("attached to the broker again");
-            self->recovered_at = self->w->now;
+            ack_link_hello(&self->link, *self->cfg.now);
             zmq_msg_close(&topic);
             continue;
         }
         zmq_msg_init(&env);
         int ok = zmq_msg_more(&topic) && zmq_msg_recv(&env, self->sub, 0) >= 0
                  && !zmq_msg_more(&env);
-        if (ok) {
-            env_t e;
-            if (env_decode(zmq_msg_data(&env), zmq_msg_size(&env), &e) == 0)
-                handle_bus(self->w, zmq_msg_data(&topic), zmq_msg_size(&topic), &e);
-            else
-                log_debug("dropped a bus message with a malformed envelope");
-        } else {
+        if (ok)
+            s_dispatch(self, zmq_msg_data(&topic), zmq_msg_size(&topic), zmq_msg_data(&env),
+                       zmq_msg_size(&env));
+        else
             while (zmq_msg_more(&env) && zmq_msg_recv(&env, self->sub, 0) >= 0)
                 ;
-        }
         zmq_msg_close(&topic);
         zmq_msg_close(&env);
     }
@@ -187,44 +220,22 @@ bus_pending(bus_t *self)
 }
 
 void
-bus_probe_back(bus_t *self, uint64_t seq)
+bus_tick(bus_t *self, int64_t nsessions, int64_t nusers)
 {
-    /* probes come back every PROBE_EVERY_MS; a longer silence means the
-     * broker or our connection to it went away and came back, and what was
-     * in flight then (a chat, its receipt) may be lost */
-    if (self->ever_up && self->w->now - self->last_probe_back > GAP_MS)
-        self->recovered_at = self->w->now;
-    self->last_probe_back = self->w->now;
-    if (seq > self->confirmed)
-        self->confirmed = seq;
-    self->ever_up = 1;
-}
-
-void
-bus_tick(bus_t *self)
-{
-    worker_t *w = self->w;
-    char topic[TOPIC_MAX];
-    if (w->now - self->last_probe_sent >= PROBE_EVERY_MS) {
-        env_t e;
-        env_init(&e, ENV_PROBE);
-        e.origin = env_cstr(w->origin);
-        /* req = its place in our publish order: when it comes back, all we
-         * published before it has been through the broker (one pipe, FIFO) */
-        e.req = self->pub_seq + 1;
-        size_t n = topic_make(topic, TOPIC_WORKER, w->origin, strlen(w->origin));
-        bus_publish(self, topic, n, &e);
-        self->last_probe_sent = w->now;
+    int64_t now = *self->cfg.now;
+    if (now - self->last_probe_sent >= PROBE_EVERY_MS) {
+        bus_probe(self, self->inbox, self->inbox_len);
+        self->last_probe_sent = now;
     }
-    if (w->now - self->last_stats >= STATS_EVERY_MS && self->ever_up) {
+    if (now - self->last_stats >= STATS_EVERY_MS && ack_link_ever_up(&self->link)) {
         env_t e;
         env_init(&e, ENV_STATS);
-        e.origin = env_cstr(w->origin);
-        e.nsessions = w->nsessions;
-        e.nusers = (int64_t)routes_users(w->routes);
+        e.origin = env_cstr(self->origin);
+        e.nsessions = nsessions;
+        e.nusers = nusers;
         metrics_set(M_USERS, e.nusers);
         bus_publish(self, "s|", 2, &e);
-        self->last_stats = w->now;
+        self->last_stats = now;
     }
     int up = bus_up(self);
     if (up != self->was_up) {
@@ -232,15 +243,15 @@ bus_tick(bus_t *self)
         metrics_set(M_BUS_UP, up);
         if (up)
             log_info("broker reachable");
-        else if (self->ever_up)
-            log_warnx("broker not answering for %d ms", ALIVE_MS);
+        else if (ack_link_ever_up(&self->link))
+            log_warnx("broker not answering for %d ms", ACK_ALIVE_MS);
     }
 }
 
 int
 bus_up(bus_t *self)
 {
-    return self->ever_up && self->w->now - self->last_probe_back <= ALIVE_MS;
+    return ack_link_up(&self->link, *self->cfg.now);
 }
 
 uint64_t
@@ -249,15 +260,14 @@ bus_seq(bus_t *self)
     return self->pub_seq;
 }
 
-int
-bus_routed(bus_t *self, uint64_t seq, int64_t sent_ms)
+const ack_link_t *
+bus_link(bus_t *self)
 {
-    return bus_up(self) && self->confirmed > seq && self->recovered_at < sent_ms
-           && self->w->now - self->last_probe_back <= GAP_MS;
+    return &self->link;
 }
 
 int
-bus_ever_up(bus_t *self)
+bus_routed(bus_t *self, uint64_t seq, int64_t sent_ms)
 {
-    return self->ever_up;
+    return ack_link_routed(&self->link, seq, sent_ms, *self->cfg.now);
 }

@@ -2,14 +2,14 @@
  *
  * Output path: a frame is queued in wslay and at once moved by wslay's send
  * callback into c->out, so c->out is the whole outbound queue (exact
- * accounting for --max-outbound); the socket is written once per loop turn
- * (conn_flush_all), which coalesces every frame of the turn into one
- * write(2) (field notes: the per-write cost dominates).
+ * accounting for --max-outbound, wslay's automatic pongs included); the
+ * socket is written once per loop turn (conns_flush), which coalesces every
+ * frame of the turn into one write(2).
  *
- * Input path: bytes are read into the worker's shared buffer and fed to
- * wslay through its recv callback. A small scanner follows client frame
- * boundaries, so an open conn with nothing in flight can free its wslay
- * context (≈12 KiB) and keep only this struct. */
+ * Input path: bytes are read into a shared buffer and fed to wslay through
+ * its recv callback. A small scanner follows client frame boundaries, so an
+ * open conn with nothing in flight can free its wslay context (~12 KiB) and
+ * keep only this struct. */
 #include "conn.h"
 
 #include <errno.h>
@@ -21,12 +21,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client_json.h"
-#include "handlers.h"
 #include "handshake.h"
 #include "log.h"
 #include "metrics.h"
-#include "route.h"
 
 #define HANDSHAKE_MS 10000
 #define PENDING_MS   5000
@@ -34,32 +31,92 @@
 #define PING_MS      30000
 #define LINGER_MS    5000
 #define SLOW_MS      30000
+#define RBUF_LEN     (64 * 1024)
 
-static worker_t *s_w;           /* one worker per process; for wslay callbacks */
-static uint32_t  s_gen;
+struct conns {
+    int               epfd;
+    const options_t  *opt;
+    const int64_t    *now;
+    conn_events_t     ev;
+    conn_t          **by_fd;
+    int               cap;
+    int               count;
+    uint32_t          gen;
+    link_t            timers[TL_COUNT];
+    link_t            dirty;            /* output to write this turn */
+    link_t            reap;             /* to free at the end of the turn */
+    conn_t          **settle;           /* deferred opens and closes */
+    size_t            nsettle, settle_cap;
+    char             *rbuf;
+    void             *encoder;          /* wslay context used only to frame */
+    buf_t            *enc_out;
+    buf_t             wire;             /* scratch: one framed control message */
+};
 
 static const int64_t s_timeout[TL_COUNT] = {
     [TL_HANDSHAKE] = HANDSHAKE_MS, [TL_PENDING] = PENDING_MS, [TL_IDLE] = IDLE_MS,
     [TL_PING] = PING_MS, [TL_LINGER] = LINGER_MS, [TL_SLOW] = SLOW_MS,
 };
 
-static void s_read(worker_t *w, conn_t *c);
+/* wslay's callbacks get the conn; they reach the set through this (one
+ * worker per process, one set per worker). */
+static conns_t *s_set;
 
-void
-conn_set_timer(worker_t *w, conn_t *c, int tl)
+static void s_read(conns_t *cs, conn_t *c);
+static void s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n);
+
+static int64_t
+s_now(const conns_t *cs)
 {
-    list_unlink(&c->tlink);
-    c->tl = (uint8_t)tl;
-    c->t_ms = w->now;
-    list_push_tail(&w->timers[tl], &c->tlink);
+    return *cs->now;
 }
 
 static void
-s_mark_dirty(worker_t *w, conn_t *c)
+s_set_timer(conns_t *cs, conn_t *c, int tl)
+{
+    list_unlink(&c->tlink);
+    c->tl = (uint8_t)tl;
+    c->t_ms = s_now(cs);
+    list_push_tail(&cs->timers[tl], &c->tlink);
+}
+
+static void
+s_mark_dirty(conns_t *cs, conn_t *c)
 {
     if (!c->dirty && c->state != CONN_DEAD) {
         c->dirty = 1;
-        list_push_tail(&w->dirty, &c->dlink);
+        list_push_tail(&cs->dirty, &c->dlink);
+    }
+}
+
+/* Queue c for conns_settle(); 0, or -1 on ENOMEM. */
+static int
+s_settle_later(conns_t *cs, conn_t *c)
+{
+    if (c->settle)
+        return 0;
+    if (cs->nsettle == cs->settle_cap) {
+        size_t cap = cs->settle_cap ? cs->settle_cap * 2 : 64;
+        conn_t **v = realloc(cs->settle, cap * sizeof *v);
+        if (!v)
+            return -1;
+        cs->settle = v;
+        cs->settle_cap = cap;
+    }
+    cs->settle[cs->nsettle++] = c;
+    c->settle = 1;
+    return 0;
+}
+
+/* A session conn leaves PENDING/OPEN: report it at the safe point. If the
+ * queue cannot grow, report now (the rare ENOMEM path may re-enter, but
+ * never leaks a session). */
+static void
+s_left_session(conns_t *cs, conn_t *c)
+{
+    if (c->sess && !c->reported && s_settle_later(cs, c) < 0) {
+        c->reported = 1;
+        cs->ev.on_closed(cs->ev.arg, c);
     }
 }
 
@@ -94,16 +151,17 @@ s_ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flag
 }
 
 /* Token bucket: N per second, bursts of 2N; 3N refusals in a row (no
- * one-second pause lets the bucket refill) close with 1008. */
+ * one-second pause lets the bucket refill) close with 1008. Every text,
+ * binary and ping message counts. Returns 1 when the message may pass. */
 static int
-s_rate_ok(worker_t *w, conn_t *c)
+s_rate_ok(conns_t *cs, conn_t *c)
 {
-    int64_t n = w->opt->rate_limit;
+    int64_t n = cs->opt->rate_limit;
     if (n <= 0)
         return 1;
-    int64_t cap = 2 * n * 1000;
-    c->rl_tokens += (w->now - c->rl_ms) * n;
-    c->rl_ms = w->now;
+    int64_t cap = 2 * n * 1000, now = s_now(cs);
+    c->rl_tokens += (now - c->rl_ms) * n;
+    c->rl_ms = now;
     if (c->rl_tokens > cap)
         c->rl_tokens = cap;
     if (c->rl_tokens >= 1000) {
@@ -113,9 +171,7 @@ s_rate_ok(worker_t *w, conn_t *c)
     }
     if (++c->rl_refused >= 3 * n) {
         metrics_inc(M_CLOSE_RATE);
-        conn_close(w, c, 1008, "rate limit abuse");
-    } else {
-        handle_error(w, c, CJ_RATE_LIMITED, "rate limit exceeded", NULL, 0);
+        conn_close(cs, c, 1008, "rate limit abuse");
     }
     return 0;
 }
@@ -124,27 +180,38 @@ static void
 s_ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *ud)
 {
     conn_t *c = ud;
-    worker_t *w = s_w;
+    conns_t *cs = s_set;
     (void)ctx;
     switch (arg->opcode) {
     case WSLAY_TEXT_FRAME:
     case WSLAY_BINARY_FRAME:
         metrics_inc(M_FRAMES_IN);
-        if (c->state != CONN_OPEN || !s_rate_ok(w, c))
+        if (c->state != CONN_OPEN)
             return;
-        if (arg->opcode == WSLAY_BINARY_FRAME)
-            handle_error(w, c, CJ_UNSUPPORTED, "binary frames are not supported", NULL, 0);
-        else
-            handle_client(w, c, (const char *)arg->msg, arg->msg_length);
+        if (!s_rate_ok(cs, c)) {
+            if (c->state == CONN_OPEN)
+                cs->ev.on_reject(cs->ev.arg, c, (const char *)arg->msg, arg->msg_length, 1);
+        } else if (arg->opcode == WSLAY_BINARY_FRAME) {
+            cs->ev.on_reject(cs->ev.arg, c, (const char *)arg->msg, arg->msg_length, 0);
+        } else {
+            cs->ev.on_text(cs->ev.arg, c, (const char *)arg->msg, arg->msg_length);
+        }
+        break;
+    case WSLAY_PING:
+        /* wslay queued the pong already; it counts against the output cap
+         * (s_flush) and the ping against the rate limit, so a ping flood
+         * from a client that never reads ends in 4008 or 1008 */
+        if (c->state == CONN_OPEN)
+            s_rate_ok(cs, c);
         break;
     case WSLAY_CONNECTION_CLOSE:
         if (c->state < CONN_CLOSING) {
             c->state = CONN_CLOSING;    /* wslay queued the echo already */
-            conn_set_timer(w, c, TL_LINGER);
-            handle_detach(w, c);
+            s_set_timer(cs, c, TL_LINGER);
+            s_left_session(cs, c);
         }
         break;
-    default:                            /* ping answered by wslay; pong */
+    default:                            /* pong */
         break;
     }
 }
@@ -156,7 +223,7 @@ static const struct wslay_event_callbacks s_ws_callbacks = {
 };
 
 static int
-s_ws_ensure(worker_t *w, conn_t *c)
+s_ws_ensure(conns_t *cs, conn_t *c)
 {
     if (c->ws)
         return 0;
@@ -164,7 +231,7 @@ s_ws_ensure(worker_t *w, conn_t *c)
         c->ws = NULL;
         return -1;
     }
-    wslay_event_config_set_max_recv_msg_length(c->ws, w->opt->max_message);
+    wslay_event_config_set_max_recv_msg_length(c->ws, cs->opt->max_message);
     return 0;
 }
 
@@ -210,12 +277,90 @@ s_at_boundary(const conn_t *c)
     return c->sc_have == 0 && c->sc_left == 0 && !c->frag;
 }
 
+/* ---- the set -------------------------------------------------------- */
+
+conns_t *
+conns_new(int epfd, int cap, const options_t *opt, const int64_t *now, const conn_events_t *ev)
+{
+    conns_t *cs = calloc(1, sizeof *cs);
+    if (!cs)
+        return NULL;
+    cs->epfd = epfd;
+    cs->opt = opt;
+    cs->now = now;
+    cs->ev = *ev;
+    cs->cap = cap;
+    for (int i = 0; i < TL_COUNT; i++)
+        list_init(&cs->timers[i]);
+    list_init(&cs->dirty);
+    list_init(&cs->reap);
+    cs->by_fd = calloc((size_t)cap, sizeof *cs->by_fd);
+    cs->rbuf = malloc(RBUF_LEN);
+    if (!cs->by_fd || !cs->rbuf) {
+        conns_destroy(&cs);
+        return NULL;
+    }
+    s_set = cs;
+    return cs;
+}
+
+void
+conns_destroy(conns_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    conns_t *cs = *self_p;
+    for (int fd = 0; cs->by_fd && fd < cs->cap; fd++)
+        if (cs->by_fd[fd])
+            conn_drop(cs, cs->by_fd[fd]);
+    conns_reap(cs);
+    free(cs->by_fd);
+    free(cs->rbuf);
+    free(cs->settle);
+    if (cs->encoder)
+        wslay_event_context_free(cs->encoder);
+    buf_free(&cs->wire);
+    if (s_set == cs)
+        s_set = NULL;
+    free(cs);
+    *self_p = NULL;
+}
+
+int
+conns_count(const conns_t *self)
+{
+    return self->count;
+}
+
+conn_t *
+conns_get(conns_t *self, int fd)
+{
+    return fd >= 0 && fd < self->cap ? self->by_fd[fd] : NULL;
+}
+
+conn_t *
+conns_lookup(conns_t *self, int fd, uint32_t gen)
+{
+    conn_t *c = conns_get(self, fd);
+    return (c && c->gen == gen && c->state != CONN_DEAD) ? c : NULL;
+}
+
+void
+conns_close_all(conns_t *self, uint16_t code, const char *reason)
+{
+    for (int fd = 0; fd < self->cap; fd++) {
+        conn_t *c = self->by_fd[fd];
+        if (c && c->state != CONN_DEAD)
+            conn_close(self, c, code, reason);
+    }
+}
+
 /* ---- lifecycle ------------------------------------------------------ */
 
 conn_t *
-conn_accept(worker_t *w, int fd)
+conn_accept(conns_t *cs, int fd)
 {
-    if (fd >= w->conns_cap) {
+    if (fd >= cs->cap) {
         close(fd);
         return NULL;
     }
@@ -224,63 +369,82 @@ conn_accept(worker_t *w, int fd)
         close(fd);
         return NULL;
     }
-    s_w = w;
     c->fd = fd;
-    c->gen = ++s_gen;
+    c->gen = ++cs->gen;
     c->state = CONN_HANDSHAKE;
-    c->rl_ms = w->now;
-    c->rl_tokens = 2LL * w->opt->rate_limit * 1000;
+    c->rl_ms = s_now(cs);
+    c->rl_tokens = 2LL * cs->opt->rate_limit * 1000;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct epoll_event ev = {
         .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
         .data.u64 = (uint64_t)fd,
     };
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (epoll_ctl(cs->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         log_warn("epoll_ctl");
         close(fd);
         free(c);
         return NULL;
     }
-    w->conns[fd] = c;
-    w->nconns++;
-    conn_set_timer(w, c, TL_HANDSHAKE);
+    cs->by_fd[fd] = c;
+    cs->count++;
+    s_set_timer(cs, c, TL_HANDSHAKE);
     metrics_inc(M_CONNECTIONS);
     return c;
 }
 
-conn_t *
-conn_lookup(worker_t *w, int fd, uint32_t gen)
-{
-    if (fd < 0 || fd >= w->conns_cap)
-        return NULL;
-    conn_t *c = w->conns[fd];
-    return (c && c->gen == gen && c->state != CONN_DEAD) ? c : NULL;
-}
-
 void
-conn_drop(worker_t *w, conn_t *c)
+conn_drop(conns_t *cs, conn_t *c)
 {
     if (c->state == CONN_DEAD)
         return;
-    handle_detach(w, c);
     c->state = CONN_DEAD;
+    s_left_session(cs, c);
     list_unlink(&c->tlink);
     if (c->dirty)
         list_unlink(&c->dlink);
     c->dirty = 1;                       /* never re-marked */
-    list_push_tail(&w->reap, &c->dlink);
+    list_push_tail(&cs->reap, &c->dlink);
 }
 
 void
-conn_reap(worker_t *w)
+conns_settle(conns_t *cs)
 {
-    while (!list_empty(&w->reap)) {
-        conn_t *c = list_entry(w->reap.next, conn_t, dlink);
+    /* handlers run here may queue more (a kick, a slow consumer): loop
+     * until the queue is empty */
+    for (size_t i = 0; i < cs->nsettle; i++) {
+        conn_t *c = cs->settle[i];
+        c->settle = 0;
+        if (c->sess && !c->reported && c->state >= CONN_CLOSING) {
+            c->reported = 1;
+            cs->ev.on_closed(cs->ev.arg, c);
+            continue;
+        }
+        if (c->state != CONN_OPEN)
+            continue;
+        if (c->early) {
+            /* frames that came with the HTTP head, in order, before later ones */
+            char *early = c->early;
+            size_t n = c->early_len;
+            c->early = NULL;
+            s_feed(cs, c, (const uint8_t *)early, n);
+            free(early);
+        }
+        s_read(cs, c);                  /* edges seen while pending */
+    }
+    cs->nsettle = 0;
+}
+
+void
+conns_reap(conns_t *cs)
+{
+    conns_settle(cs);                   /* every session hears of its end first */
+    while (!list_empty(&cs->reap)) {
+        conn_t *c = list_entry(cs->reap.next, conn_t, dlink);
         list_unlink(&c->dlink);
         close(c->fd);                   /* also leaves epoll */
-        w->conns[c->fd] = NULL;
-        w->nconns--;
+        cs->by_fd[c->fd] = NULL;
+        cs->count--;
         metrics_dec(M_CONNECTIONS);
         handshake_destroy(&c->hs);
         free(c->early);
@@ -293,15 +457,15 @@ conn_reap(worker_t *w)
 
 /* ---- output --------------------------------------------------------- */
 
-/* The worker's encoder: a server wslay context that never sees a close,
- * so it keeps no per-connection state; its send callback appends to
- * w->enc_out. Server frames are unmasked, identical for every recipient. */
+/* The set's encoder: a server wslay context that never sees a close, so it
+ * keeps no per-connection state; its send callback appends to enc_out.
+ * Server frames are unmasked, identical for every recipient. */
 static ssize_t
 s_enc_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *ud)
 {
-    worker_t *w = ud;
+    conns_t *cs = ud;
     (void)flags;
-    if (buf_append(w->enc_out, data, len) < 0) {
+    if (buf_append(cs->enc_out, data, len) < 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
         return -1;
     }
@@ -317,89 +481,88 @@ s_enc_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, voi
 }
 
 static int
-s_encode(worker_t *w, buf_t *out, uint8_t opcode, const char *p, size_t n)
+s_encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
 {
     static const struct wslay_event_callbacks cb = { .recv_callback = s_enc_recv,
                                                      .send_callback = s_enc_send };
-    if (!w->encoder && wslay_event_context_server_init(
-                           (wslay_event_context_ptr *)&w->encoder, &cb, w) != 0) {
-        w->encoder = NULL;
+    if (!cs->encoder && wslay_event_context_server_init(
+                            (wslay_event_context_ptr *)&cs->encoder, &cb, cs) != 0) {
+        cs->encoder = NULL;
         return -1;
     }
     struct wslay_event_msg m = { opcode, (const uint8_t *)p, n };
-    w->enc_out = out;
-    int rc = wslay_event_queue_msg(w->encoder, &m) || wslay_event_send(w->encoder);
-    w->enc_out = NULL;
+    cs->enc_out = out;
+    int rc = wslay_event_queue_msg(cs->encoder, &m) || wslay_event_send(cs->encoder);
+    cs->enc_out = NULL;
     return rc ? -1 : 0;
 }
 
 int
-conn_frame(worker_t *w, buf_t *out, const char *p, size_t n)
+conns_frame(conns_t *cs, buf_t *out, const char *p, size_t n)
 {
-    return s_encode(w, out, WSLAY_TEXT_FRAME, p, n);
+    return s_encode(cs, out, WSLAY_TEXT_FRAME, p, n);
 }
 
-void
-conn_encoder_free(worker_t *w)
+/* Slow consumer: free the queue now (keep only the rest of a frame the
+ * socket took in part), then close 4008 behind it. */
+static void
+s_too_slow(conns_t *cs, conn_t *c)
 {
-    if (w->encoder)
-        wslay_event_context_free(w->encoder);
-    w->encoder = NULL;
+    log_info("connection %d: outbound queue over %zu bytes, closing 4008", c->fd,
+             cs->opt->max_outbound);
+    c->out.len = c->out_partial < c->out.len ? c->out_partial : c->out.len;
+    metrics_inc(M_CLOSE_SLOW);
+    conn_close(cs, c, 4008, "too slow");
+    if (c->state == CONN_CLOSING)
+        s_set_timer(cs, c, TL_SLOW);
 }
 
 int
-conn_send_frame(worker_t *w, conn_t *c, const char *frame, size_t n)
+conn_send_frame(conns_t *cs, conn_t *c, const char *frame, size_t n)
 {
     if (c->state != CONN_OPEN)
         return -1;
-    if (c->out.len + n > w->opt->max_outbound) {
-        /* Slow consumer: free the queue now (keep only the rest of a frame
-         * the socket took in part), then close 4008 behind it. */
-        log_info("session %s of %s: outbound queue over %zu bytes, closing 4008",
-                 c->session, c->user ? c->user->name : "?", w->opt->max_outbound);
-        c->out.len = c->out_partial < c->out.len ? c->out_partial : c->out.len;
-        metrics_inc(M_CLOSE_SLOW);
-        conn_close(w, c, 4008, "too slow");
-        conn_set_timer(w, c, TL_SLOW);
+    if (c->out.len + n > cs->opt->max_outbound) {
+        s_too_slow(cs, c);
         return -1;
     }
     if (buf_append(&c->out, frame, n) < 0)
         return -1;
     metrics_inc(M_FRAMES_OUT);
-    s_mark_dirty(w, c);
+    s_mark_dirty(cs, c);
     return 0;
 }
 
 int
-conn_send_text(worker_t *w, conn_t *c, const char *p, size_t n)
+conn_send_text(conns_t *cs, conn_t *c, const char *p, size_t n)
 {
     if (c->state != CONN_OPEN)
         return -1;
-    w->wire.len = 0;
-    if (conn_frame(w, &w->wire, p, n) < 0)
+    cs->wire.len = 0;
+    if (s_encode(cs, &cs->wire, WSLAY_TEXT_FRAME, p, n) < 0)
         return -1;
-    return conn_send_frame(w, c, w->wire.data, w->wire.len);
+    return conn_send_frame(cs, c, cs->wire.data, cs->wire.len);
 }
 
 void
-conn_close(worker_t *w, conn_t *c, uint16_t code, const char *reason)
+conn_close(conns_t *cs, conn_t *c, uint16_t code, const char *reason)
 {
     if (c->state == CONN_HANDSHAKE) {
-        conn_drop(w, c);
+        conn_drop(cs, c);
         return;
     }
     if (c->state >= CONN_CLOSING)
         return;
-    handle_detach(w, c);
     c->state = CONN_CLOSING;
-    conn_set_timer(w, c, TL_LINGER);
-    if (s_ws_ensure(w, c) < 0
+    s_left_session(cs, c);
+    s_set_timer(cs, c, TL_LINGER);
+    if (s_ws_ensure(cs, c) < 0
         || wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, strlen(reason)) != 0
         || wslay_event_send(c->ws) != 0) {
-        conn_drop(w, c);
+        conn_drop(cs, c);
         return;
     }
-    s_mark_dirty(w, c);
+    s_mark_dirty(cs, c);
 }
 
 /* Bytes the socket took: advance over whole frames so out_partial always
@@ -431,10 +594,15 @@ s_account(conn_t *c, size_t n)
 }
 
 static void
-s_flush(worker_t *w, conn_t *c)
+s_flush(conns_t *cs, conn_t *c)
 {
     if (c->ws && wslay_event_want_write(c->ws))
         wslay_event_send(c->ws);
+    if (c->state == CONN_OPEN && c->out.len > cs->opt->max_outbound) {
+        s_too_slow(cs, c);              /* pongs piled up: every byte counts */
+        if (c->state == CONN_DEAD)
+            return;
+    }
     while (c->out.len > 0) {
         ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
         if (n > 0) {
@@ -446,7 +614,7 @@ s_flush(worker_t *w, conn_t *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;                     /* EPOLLOUT will bring us back */
-        conn_drop(w, c);
+        conn_drop(cs, c);
         return;
     }
     buf_free(&c->out);                  /* idle conns hold no buffer */
@@ -457,7 +625,7 @@ s_flush(worker_t *w, conn_t *c)
          * After a protocol error, half-close and linger for the peer's EOF
          * so our close frame is not lost to an RST. */
         if (wslay_event_get_close_received(c->ws))
-            conn_drop(w, c);
+            conn_drop(cs, c);
         else if (!wslay_event_get_read_enabled(c->ws))
             shutdown(c->fd, SHUT_WR);
         return;
@@ -470,23 +638,23 @@ s_flush(worker_t *w, conn_t *c)
 }
 
 void
-conn_flush_all(worker_t *w)
+conns_flush(conns_t *cs)
 {
-    while (!list_empty(&w->dirty)) {
-        conn_t *c = list_entry(w->dirty.next, conn_t, dlink);
+    while (!list_empty(&cs->dirty)) {
+        conn_t *c = list_entry(cs->dirty.next, conn_t, dlink);
         list_unlink(&c->dlink);
         c->dirty = 0;
-        s_flush(w, c);
+        s_flush(cs, c);
     }
 }
 
 /* ---- input ---------------------------------------------------------- */
 
 static void
-s_feed(worker_t *w, conn_t *c, const uint8_t *p, size_t n)
+s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
 {
-    if (s_ws_ensure(w, c) < 0) {
-        conn_drop(w, c);
+    if (s_ws_ensure(cs, c) < 0) {
+        conn_drop(cs, c);
         return;
     }
     s_scan(c, p, n);
@@ -498,27 +666,27 @@ s_feed(worker_t *w, conn_t *c, const uint8_t *p, size_t n)
     if (c->state == CONN_DEAD)
         return;
     if (r != 0) {
-        conn_drop(w, c);
+        conn_drop(cs, c);
         return;
     }
     if (!wslay_event_get_read_enabled(c->ws) && c->state < CONN_CLOSING) {
         /* wslay found a protocol error (1002/1007/1009) and queued a close */
-        log_debug("session %s: protocol error, closing (%u)", c->session,
+        log_debug("connection %d: protocol error, closing (%u)", c->fd,
                   wslay_event_get_status_code_sent(c->ws));
-        handle_detach(w, c);
         c->state = CONN_CLOSING;
-        conn_set_timer(w, c, TL_LINGER);
+        s_left_session(cs, c);
+        s_set_timer(cs, c, TL_LINGER);
     }
     if (wslay_event_want_write(c->ws) || c->state == CONN_CLOSING)
-        s_mark_dirty(w, c);             /* flush decides when TCP closes */
+        s_mark_dirty(cs, c);            /* flush decides when TCP closes */
 }
 
 static void
-s_handshake(worker_t *w, conn_t *c, const char *p, size_t n)
+s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
 {
     size_t used = 0;
     if (!c->hs && !(c->hs = handshake_new())) {
-        conn_drop(w, c);
+        conn_drop(cs, c);
         return;
     }
     handshake_cfg_t hcfg = { NULL, 0 };
@@ -531,121 +699,113 @@ s_handshake(worker_t *w, conn_t *c, const char *p, size_t n)
         metrics_refused(handshake_status(c->hs));
         if (rn)
             (void)!send(c->fd, resp, rn, MSG_NOSIGNAL);   /* best effort */
-        conn_drop(w, c);
+        conn_drop(cs, c);
         return;
     }
     metrics_inc(M_HANDSHAKES_OK);
     /* The 101 goes first in c->out; out_partial covers it like a frame. */
     if (buf_append(&c->out, resp, rn) < 0) {
-        conn_drop(w, c);
+        conn_drop(cs, c);
         return;
     }
     c->out_partial = rn;
     c->state = CONN_PENDING;
-    conn_set_timer(w, c, TL_PENDING);
-    s_mark_dirty(w, c);
-    const char *user = handshake_user(c->hs);
+    s_set_timer(cs, c, TL_PENDING);
+    s_mark_dirty(cs, c);
     if (used < n) {
         /* Frames that came in the same read as the head: kept raw and fed
-         * once the route is live, in order, like later ones. */
+         * once the session is open, in order, like later ones. */
         if (!(c->early = malloc(n - used))) {
-            conn_drop(w, c);
+            conn_drop(cs, c);
             return;
         }
         memcpy(c->early, p + used, n - used);
         c->early_len = n - used;
     }
-    if (handle_attach(w, c, user) < 0) {
-        conn_drop(w, c);
+    if (cs->ev.on_upgrade(cs->ev.arg, c, handshake_user(c->hs)) < 0) {
+        conn_drop(cs, c);
         return;
     }
     handshake_destroy(&c->hs);
 }
 
 static void
-s_read(worker_t *w, conn_t *c)
+s_read(conns_t *cs, conn_t *c)
 {
     for (;;) {
         if (c->state == CONN_PENDING || c->state == CONN_DEAD)
-            return;                     /* pending: read once the route is live */
-        ssize_t n = recv(c->fd, w->rbuf, w->rbuf_len, 0);
+            return;                     /* pending: read once open */
+        ssize_t n = recv(c->fd, cs->rbuf, RBUF_LEN, 0);
         if (n > 0) {
             if (c->state == CONN_HANDSHAKE) {
-                s_handshake(w, c, w->rbuf, (size_t)n);
+                s_handshake(cs, c, cs->rbuf, (size_t)n);
                 continue;
             }
             if (c->tl == TL_IDLE || c->tl == TL_PING)
-                conn_set_timer(w, c, TL_IDLE);
-            s_feed(w, c, (const uint8_t *)w->rbuf, (size_t)n);
+                s_set_timer(cs, c, TL_IDLE);
+            s_feed(cs, c, (const uint8_t *)cs->rbuf, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
-        conn_drop(w, c);                /* EOF or error */
+        conn_drop(cs, c);               /* EOF or error */
         return;
     }
 }
 
 void
-conn_on_ready(worker_t *w, conn_t *c, uint32_t events)
+conn_on_ready(conns_t *cs, conn_t *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        s_read(w, c);
+        s_read(cs, c);
     if (c->state != CONN_DEAD && (events & EPOLLOUT) && c->out.len > 0)
-        s_mark_dirty(w, c);
+        s_mark_dirty(cs, c);
 }
 
 void
-conn_open(worker_t *w, conn_t *c)
+conn_open(conns_t *cs, conn_t *c, const char *welcome, size_t n)
 {
     if (c->state != CONN_PENDING)
         return;
     c->state = CONN_OPEN;
-    conn_set_timer(w, c, TL_IDLE);
-    w->frame.len = 0;
-    if (cj_render_welcome(&w->frame, c->user->name, c->session) < 0
-        || conn_send_text(w, c, w->frame.data, w->frame.len) < 0) {
-        conn_drop(w, c);
+    s_set_timer(cs, c, TL_IDLE);
+    if (conn_send_text(cs, c, welcome, n) < 0 || s_settle_later(cs, c) < 0) {
+        conn_drop(cs, c);
         return;
     }
-    if (c->early) {
-        char *early = c->early;
-        c->early = NULL;
-        s_feed(w, c, (const uint8_t *)early, c->early_len);
-        free(early);
-    }
-    s_read(w, c);                       /* edges seen while pending */
 }
 
 void
-conn_timers(worker_t *w)
+conns_timers(conns_t *cs)
 {
+    int64_t now = s_now(cs);
     for (int tl = 0; tl < TL_COUNT; tl++) {
-        link_t *h = &w->timers[tl];
+        link_t *h = &cs->timers[tl];
         while (!list_empty(h)) {
             conn_t *c = list_entry(h->next, conn_t, tlink);
-            if (c->t_ms + s_timeout[tl] > w->now)
+            if (c->t_ms + s_timeout[tl] > now)
                 break;
             switch (tl) {
             case TL_PENDING:
-                log_info("session %s: route not live in time, closing 1013", c->session);
-                conn_close(w, c, 1013, "try again later");
+                log_info("connection %d: session not live in time, closing 1013", c->fd);
+                conn_close(cs, c, 1013, "try again later");
                 break;
             case TL_IDLE:
-                w->wire.len = 0;
-                if (s_encode(w, &w->wire, WSLAY_PING, NULL, 0) == 0
-                    && buf_append(&c->out, w->wire.data, w->wire.len) == 0)
-                    s_mark_dirty(w, c);
-                conn_set_timer(w, c, TL_PING);
+                cs->wire.len = 0;
+                if (s_encode(cs, &cs->wire, WSLAY_PING, NULL, 0) == 0
+                    && c->out.len + cs->wire.len <= cs->opt->max_outbound
+                    && buf_append(&c->out, cs->wire.data, cs->wire.len) == 0)
+                    s_mark_dirty(cs, c);
+                s_set_timer(cs, c, TL_PING);
                 break;
             default:                    /* handshake, ping, linger, slow */
-                conn_drop(w, c);
+                conn_drop(cs, c);
                 break;
             }
             if (c->state != CONN_DEAD && c->tl == tl && h->next == &c->tlink)
-                conn_drop(w, c);        /* never spin on one entry */
+                conn_drop(cs, c);       /* never spin on one entry */
         }
     }
 }

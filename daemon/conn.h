@@ -1,17 +1,26 @@
-/* conn — one client connection in a worker: the HTTP upgrade, the
- * WebSocket framing (wslay), bounded output, and the close handshake.
+/* conn — the WebSocket transport of a worker: every client connection from
+ * accept to close. The HTTP upgrade, wslay framing, bounded output, the
+ * rate limit, ping/idle timers and the close handshake. It knows nothing of
+ * users, groups or the bus: what a connection carries goes up through the
+ * conn_events_t callbacks the owner (worker.c) registered.
  *
- * Worker process only. conn_accept() takes a new socket (NULL if out of
- * memory; the fd is then closed). A conn is freed only in conn_reap(), at
- * the end of a loop turn, never inside a callback (so no stale pointer
- * survives a turn). Memory: an idle open conn holds only this struct; the
- * handshake parser, the wslay context (≈12 KiB) and the output buffer exist
- * only while there is work in flight.
+ * Worker process only. A conn is freed only in conns_reap(), at the end of
+ * a loop turn, never inside a callback, so no stale pointer survives a turn.
+ * Decisions taken while another module is iterating are deferred to one
+ * safe point, conns_settle(), as Redis frees clients asynchronously:
+ *   - a conn that leaves the session states (closed by us or the peer, or
+ *     dropped) is reported once through on_closed there, never inside
+ *     conn_close();
+ *   - a conn made open by conn_open() reads its early frames and socket
+ *     there, so no client frame is handled from inside the bus drain.
+ * Memory: an idle open conn holds only this struct; the handshake parser,
+ * the wslay context (~12 KiB) and the output buffer exist only while there
+ * is work in flight.
  *
- * conn_send_text() queues one text frame: it returns 0, or -1 when the
- * conn cannot take it (closing, or it passed --max-outbound: the conn is
- * then being closed with 4008). conn_close() starts a close handshake with
- * a code; conn_drop() ends the TCP connection without one. */
+ * conn_send_text()/conn_send_frame() queue one text frame: 0, or -1 when
+ * the conn cannot take it (not open, or it passed --max-outbound: it is then
+ * being closed with 4008). conn_close() starts a close handshake with a
+ * code; conn_drop() ends the TCP connection without one. */
 #ifndef ZWSD_CONN_H
 #define ZWSD_CONN_H
 
@@ -19,29 +28,47 @@
 #include <stdint.h>
 #include <wslay/wslay.h>
 
+#include "buf.h"
 #include "list.h"
-#include "worker.h"
+#include "options.h"
 
+typedef struct conn conn_t;
+typedef struct conns conns_t;
 typedef struct handshake handshake_t;
+struct session;
 
 typedef enum {
     CONN_HANDSHAKE,     /* reading the HTTP head */
-    CONN_PENDING,       /* 101 sent; waiting for the user's route */
+    CONN_PENDING,       /* 101 sent; waiting for the owner's conn_open() */
     CONN_OPEN,          /* welcome sent */
     CONN_CLOSING,       /* close frame queued or sent */
     CONN_DEAD,          /* on the reap list */
 } conn_state_t;
 
+/* Timer FIFOs: a conn is in exactly one, by state. Each has one duration,
+ * so appending at the tail keeps it sorted (czmq zloop's tickets). */
+enum {
+    TL_HANDSHAKE,       /* HTTP head not complete yet: 10 s */
+    TL_PENDING,         /* upgraded, not open yet: 5 s, then 1013 */
+    TL_IDLE,            /* open, ordered by last input: ping after 30 s */
+    TL_PING,            /* pinged: dropped if silent 30 s more */
+    TL_LINGER,          /* close sent, waiting for the peer: 5 s */
+    TL_SLOW,            /* closed with 4008: 30 s */
+    TL_COUNT
+};
+
 struct conn {
     int                 fd;
-    uint32_t            gen;            /* tells reused fds apart (pending acks) */
+    uint32_t            gen;            /* tells reused fds apart */
     conn_state_t        state;
     uint8_t             tl;             /* timer list (TL_*) */
     uint8_t             dirty;
-    uint8_t             eof;
+    uint8_t             settle;         /* queued for conns_settle() */
     uint8_t             frag;           /* inside a fragmented message */
-    link_t              tlink;          /* in worker->timers[tl] */
-    link_t              dlink;          /* in worker->dirty or ->reap */
+    uint8_t             reported;       /* on_closed already called */
+    uint8_t             subproto;
+    link_t              tlink;          /* in timers[tl] */
+    link_t              dlink;          /* in dirty or reap */
     int64_t             t_ms;           /* when it entered its timer list */
     handshake_t        *hs;
     char               *early;          /* frames that came with the HTTP head */
@@ -49,44 +76,57 @@ struct conn {
     wslay_event_context_ptr ws;
     buf_t               out;            /* bytes for the socket, whole frames */
     size_t              out_partial;    /* bytes left of a frame partly written */
-    /* where wslay's recv callback reads from, during conn_feed() */
-    const uint8_t      *in;
+    const uint8_t      *in;             /* wslay's recv source, in s_feed() */
     size_t              in_len;
     /* frame-boundary scanner over client bytes: lets an idle conn drop its
      * wslay context without losing a half-received frame */
     uint8_t             sc_hdr[14];
     uint8_t             sc_have, sc_need;
     uint64_t            sc_left;
-    /* session */
-    route_t            *user;           /* the user's route (sessions list) */
-    link_t              ulink;          /* in user->members */
-    member_t           *groups;         /* memberships, singly linked */
-    int                 ngroups;
-    int64_t             login_wall;     /* ms since epoch, for 4001 ordering */
-    char                session[40];
     /* rate limit: token bucket, in milli-tokens */
     int64_t             rl_tokens;
     int64_t             rl_ms;
     uint32_t            rl_refused;
-    uint8_t             subproto;
+    struct session     *sess;           /* the owner's, set in on_upgrade */
 };
 
-/* Frame a text message once into out (any number of recipients can then
- * take the same bytes with conn_send_frame); 0, or -1 on ENOMEM. */
-int     conn_frame(worker_t *w, buf_t *out, const char *p, size_t n);
-int     conn_send_frame(worker_t *w, conn_t *c, const char *frame, size_t n);
-void    conn_encoder_free(worker_t *w);
+/* Events to the owner. Each may call conn_* functions on any conn. */
+typedef struct {
+    /* 101 sent for user: attach a session (c->sess); -1 drops the conn. */
+    int  (*on_upgrade)(void *arg, conn_t *c, const char *user);
+    /* A complete text message of an open conn, within the rate limit. */
+    void (*on_text)(void *arg, conn_t *c, const char *text, size_t len);
+    /* A binary message (unsupported), or a text message over the rate
+     * limit (refused = 1): the owner answers it. */
+    void (*on_reject)(void *arg, conn_t *c, const char *text, size_t len, int refused);
+    /* At conns_settle(), once: an upgraded conn left PENDING/OPEN. */
+    void (*on_closed)(void *arg, conn_t *c);
+    void  *arg;
+} conn_events_t;
 
-conn_t *conn_accept(worker_t *w, int fd);
-void    conn_on_ready(worker_t *w, conn_t *c, uint32_t events);
-int     conn_send_text(worker_t *w, conn_t *c, const char *p, size_t n);
-void    conn_close(worker_t *w, conn_t *c, uint16_t code, const char *reason);
-void    conn_drop(worker_t *w, conn_t *c);
-void    conn_open(worker_t *w, conn_t *c);      /* route live: welcome, read */
-void    conn_flush_all(worker_t *w);            /* write every dirty conn */
-void    conn_reap(worker_t *w);                 /* free every dead conn */
-void    conn_timers(worker_t *w);               /* expire the timer FIFOs */
-void    conn_set_timer(worker_t *w, conn_t *c, int tl);
-conn_t *conn_lookup(worker_t *w, int fd, uint32_t gen);
+conns_t *conns_new(int epfd, int cap, const options_t *opt, const int64_t *now,
+                   const conn_events_t *ev);
+void     conns_destroy(conns_t **self_p);      /* drops every conn first */
+int      conns_count(const conns_t *self);      /* accepted sockets */
+conn_t  *conns_lookup(conns_t *self, int fd, uint32_t gen);
+conn_t  *conns_get(conns_t *self, int fd);     /* epoll data: the bare fd */
+/* Frame a text message once into out: any number of recipients can then
+ * take the same bytes with conn_send_frame(). 0, or -1 on ENOMEM. */
+int      conns_frame(conns_t *self, buf_t *out, const char *p, size_t n);
+/* Close every conn with code (shutdown). */
+void     conns_close_all(conns_t *self, uint16_t code, const char *reason);
+void     conns_timers(conns_t *self);           /* expire the timer FIFOs */
+void     conns_settle(conns_t *self);           /* the safe point, see above */
+void     conns_flush(conns_t *self);            /* write every dirty conn */
+void     conns_reap(conns_t *self);             /* free every dead conn */
+
+conn_t  *conn_accept(conns_t *self, int fd);
+void     conn_on_ready(conns_t *self, conn_t *c, uint32_t events);
+int      conn_send_text(conns_t *self, conn_t *c, const char *p, size_t n);
+int      conn_send_frame(conns_t *self, conn_t *c, const char *frame, size_t n);
+void     conn_close(conns_t *self, conn_t *c, uint16_t code, const char *reason);
+void     conn_drop(conns_t *self, conn_t *c);
+/* The session is live: send welcome (text) and start reading. */
+void     conn_open(conns_t *self, conn_t *c, const char *welcome, size_t n);
 
 #endif

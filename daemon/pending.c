@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 
 struct pending {
     pq_t    *ring;
@@ -64,7 +63,6 @@ pending_add(pending_t *self, pq_kind_t kind, int64_t deadline)
     q->req = self->next++;
     q->kind = kind;
     q->deadline = deadline;
-    q->sent_ms = clock_now_ms();
     q->fd = -1;
     return q;
 }

@@ -1,17 +1,20 @@
 /* pending — requests a worker is waiting on: chat acks (a receipt from the
  * receiver's worker or the broker), presence and online-count queries.
  *
- * Worker process only. Request numbers grow by one, so the table is a
- * deque indexed by number: add and find are O(1), and entries expire in
- * order. A request refers to its conn by (fd, gen) so a conn that went away
- * in the meantime is simply not found. pending_add() may move the table:
- * a pq_t pointer is valid only until the next pending_add(). */
+ * Worker process only; pure bookkeeping. Request numbers grow by one, so
+ * the table is a deque indexed by number: add and find are O(1), and
+ * entries expire in order. A request refers to its conn by (fd, gen) so a
+ * conn that went away in the meantime is simply not found. pending_add()
+ * may move the table: a pq_t pointer is valid only until the next
+ * pending_add(). The verdict of a chat's ack is ack.h's, in q->ack. */
 #ifndef ZWSD_PENDING_H
 #define ZWSD_PENDING_H
 
 #include <stdint.h>
 
-#include "worker.h"
+#include "ack.h"
+
+typedef struct pending pending_t;
 
 typedef enum {
     PQ_CHAT = 1,        /* a client's chat with an id: ack */
@@ -28,8 +31,7 @@ typedef struct {
     int       fd;
     uint32_t  gen;
     int64_t   deadline;
-    int64_t   sent_ms;          /* when the request was published */
-    uint64_t  seq;              /* bus_seq() once it was published */
+    ack_t     ack;              /* chats and pushes: the verdict so far */
     char      id[65];           /* client's id ("" = none) */
     char      mid[40];
 } pq_t;

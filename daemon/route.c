@@ -4,18 +4,14 @@
 #include <czmq.h>
 #include <string.h>
 
-#include "bus.h"
-#include "conn.h"
-#include "handlers.h"
-#include "log.h"
-
 #define PROBE_RETRY_MS 250
 
 struct routes {
-    worker_t *w;
-    zhashx_t *map;          /* topic -> route_t (owned) */
-    link_t    not_live;     /* routes waiting for their probe */
-    size_t    users;
+    bus_t         *bus;
+    const int64_t *now;
+    zhashx_t      *map;         /* topic -> route_t (owned) */
+    link_t         not_live;    /* routes waiting for their probe */
+    size_t         users;
 };
 
 static void
@@ -26,14 +22,15 @@ s_route_free(void **item)
 }
 
 routes_t *
-routes_new(worker_t *w)
+routes_new(bus_t *bus, const int64_t *now)
 {
     routes_t *self = calloc(1, sizeof *self);
     if (!self || !(self->map = zhashx_new())) {
         free(self);
         return NULL;
     }
-    self->w = w;
+    self->bus = bus;
+    self->now = now;
     zhashx_set_destructor(self->map, s_route_free);
     list_init(&self->not_live);
     return self;
@@ -61,14 +58,10 @@ route_get(routes_t *self, topic_kind_t kind, const char *name, size_t len)
 static void
 s_probe(routes_t *self, route_t *r)
 {
-    worker_t *w = self->w;
-    env_t e;
-    env_init(&e, ENV_PROBE);
-    e.origin = env_cstr(w->origin);
-    e.req = ++w->seq;
-    r->probe_req = e.req;
-    r->probe_ms = w->now;
-    bus_publish(w->bus, r->topic, r->tlen, &e);
+    uint64_t req = bus_probe(self->bus, r->topic, r->tlen);
+    if (req && !r->probe_min)
+        r->probe_min = req;
+    r->probe_ms = *self->now;
 }
 
 route_t *
@@ -77,19 +70,19 @@ route_ref(routes_t *self, topic_kind_t kind, const char *name, size_t len)
     route_t *r = route_get(self, kind, name, len);
     if (r)
         return r;
-    if (!(r = calloc(1, sizeof *r)))
+    if (len > 64 || !(r = calloc(1, sizeof *r)))
         return NULL;
     r->kind = (uint8_t)kind;
     r->tlen = (uint8_t)topic_make(r->topic, kind, name, len);
     memcpy(r->name, name, len);
     r->name[len] = '\0';
-    r->nlen = len;
+    r->nlen = (uint8_t)len;
     list_init(&r->members);
-    if (zhashx_insert(self->map, r->topic, r) != 0) {
+    if (!r->tlen || zhashx_insert(self->map, r->topic, r) != 0) {
         free(r);
         return NULL;
     }
-    bus_subscribe(self->w->bus, r->topic, r->tlen);
+    bus_subscribe(self->bus, r->topic, r->tlen);
     if (kind == TOPIC_USER)
         self->users++;
     list_push_tail(&self->not_live, &r->plink);
@@ -104,41 +97,50 @@ route_release(routes_t *self, route_t *r)
         return;
     char topic[TOPIC_MAX];
     memcpy(topic, r->topic, sizeof topic);
-    bus_unsubscribe(self->w->bus, topic, r->tlen);
+    bus_unsubscribe(self->bus, topic, r->tlen);
     if (r->kind == TOPIC_USER)
         self->users--;
     list_unlink(&r->plink);
     zhashx_delete(self->map, topic);    /* frees r */
 }
 
-void
+route_t *
 route_probe_back(routes_t *self, uint64_t req, const char *topic, size_t len)
 {
     char key[TOPIC_MAX];
     if (len >= TOPIC_MAX)
-        return;
+        return NULL;
     memcpy(key, topic, len);
     key[len] = '\0';
     route_t *r = zhashx_lookup(self->map, key);
-    if (!r || r->live || r->probe_req != req)
-        return;
+    /* any probe sent since this subscription was made proves it: the
+     * broker forwards a probe only to subscribers it already knows */
+    if (!r || r->live || !r->probe_min || req < r->probe_min)
+        return NULL;
     r->live = 1;
     list_unlink(&r->plink);
-    handle_route_live(self->w, r);
+    return r;
+}
+
+void
+route_reprobe(routes_t *self, route_t *r)
+{
+    if (!r->live)
+        return;
+    r->live = 0;
+    r->probe_min = 0;
+    list_push_tail(&self->not_live, &r->plink);
+    s_probe(self, r);
 }
 
 void
 route_tick(routes_t *self)
 {
-    worker_t *w = self->w;
-    link_t *l = self->not_live.next;
-    while (l != &self->not_live) {
+    int64_t now = *self->now;
+    for (link_t *l = self->not_live.next; l != &self->not_live; l = l->next) {
         route_t *r = list_entry(l, route_t, plink);
-        l = l->next;
-        if (w->now - r->probe_ms >= PROBE_RETRY_MS)
+        if (now - r->probe_ms >= PROBE_RETRY_MS)
             s_probe(self, r);
-        if (r->kind == TOPIC_GROUP)
-            handle_join_timeouts(w, r);     /* may free r: l is already past it */
     }
 }
 

@@ -1,4 +1,5 @@
-/* worker — see worker.h. The loop reads as a list of verbs. */
+/* worker — see worker.h. The loop reads as a list of verbs; the modules
+ * are created and wired here, and nowhere else. */
 #include "worker.h"
 
 #include <errno.h>
@@ -15,18 +16,24 @@
 
 #include "api.h"
 #include "bus.h"
+#include "client.h"
 #include "clock.h"
 #include "conn.h"
+#include "deliver.h"
 #include "handlers.h"
 #include "log.h"
+#include "member.h"
 #include "metrics.h"
 #include "pending.h"
+#include "push.h"
 #include "route.h"
+#include "session.h"
 #include "status.h"
 
 #define RBUF_LEN   (64 * 1024)
 #define MAX_EVENTS 512
 #define TICK_MS    20
+#define BUS_RCVHWM 100000       /* messages queued for this worker in ZeroMQ */
 
 /* epoll data: fds of conns are their own key; the rest are tagged */
 #define TAG_LISTEN (1ULL << 40)
@@ -36,12 +43,24 @@
 #define TAG_APICONN WORKER_TAG_APICONN
 #define TAG_MASK   (0xffULL << 40)
 
-size_t
-worker_new_id(worker_t *w, char *buf)
-{
-    int n = snprintf(buf, 40, "%s-%llx", w->origin, (unsigned long long)++w->seq);
-    return n > 0 ? (size_t)n : 0;
-}
+struct core {
+    idgen_t     ids;
+    conns_t    *conns;
+    routes_t   *routes;
+    members_t  *members;
+    sessions_t *sessions;
+    pending_t  *pending;
+    push_t      push;
+    client_t    client;
+    deliver_t   deliver;
+    acceptor_t  ws_listener;        /* --listen */
+    acceptor_t  api_listener;       /* --api-listen (fd -1: off) */
+    int64_t     stop_deadline;
+    int64_t     next_online_log;
+    int         ready_sent;
+};
+
+/* ---- accepting -------------------------------------------------------- */
 
 void
 worker_accept(worker_t *w, acceptor_t *a)
@@ -49,14 +68,18 @@ worker_accept(worker_t *w, acceptor_t *a)
     while (!w->stopping && !w->draining && !a->paused) {
         int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            a->episode = 0;
             a->take(w, fd);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
             continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* nginx's answer: stop accepting for a moment, keep serving */
-            log_warn("%s (%d connections); pausing accepts for 100 ms", a->what, w->nconns);
+            /* nginx's answer: stop accepting for a moment, keep serving;
+             * one log line per episode, not one per retry */
+            if (!a->episode)
+                log_warn("%s; pausing accepts, retrying every 100 ms", a->what);
+            a->episode = 1;
             epoll_ctl(w->epfd, EPOLL_CTL_DEL, a->fd, NULL);
             a->paused = 1;
             a->resume_at = w->now + 100;
@@ -65,13 +88,6 @@ worker_accept(worker_t *w, acceptor_t *a)
         }
         return;
     }
-}
-
-static int
-s_epoll_add(worker_t *w, int fd, uint32_t events, uint64_t tag)
-{
-    struct epoll_event ev = { .events = events, .data.u64 = tag | (uint64_t)fd };
-    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 void
@@ -88,8 +104,92 @@ worker_accept_resume(worker_t *w, acceptor_t *a)
 static void
 s_take_conn(worker_t *w, int fd)
 {
-    conn_accept(w, fd);
+    conn_accept(w->core->conns, fd);
 }
+
+static int
+s_epoll_add(worker_t *w, int fd, uint32_t events, uint64_t tag)
+{
+    struct epoll_event ev = { .events = events, .data.u64 = tag | (uint64_t)fd };
+    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* ---- the callbacks that wire the modules ------------------------------ */
+
+static int
+s_on_upgrade(void *arg, conn_t *c, const char *user)
+{
+    return session_attach(((worker_t *)arg)->core->sessions, c, user);
+}
+
+static void
+s_on_text(void *arg, conn_t *c, const char *text, size_t len)
+{
+    client_on_text(&((worker_t *)arg)->core->client, c, text, len);
+}
+
+static void
+s_on_reject(void *arg, conn_t *c, const char *text, size_t len, int refused)
+{
+    client_on_reject(&((worker_t *)arg)->core->client, c, text, len, refused);
+}
+
+static void
+s_on_closed(void *arg, conn_t *c)
+{
+    session_detach(((worker_t *)arg)->core->sessions, c);
+}
+
+static void
+s_api_push_done(void *arg, int fd, uint32_t gen, const char *mid, const char *status)
+{
+    api_push_done(arg, fd, gen, mid, status);
+}
+
+static void
+s_api_online_done(void *arg, int fd, uint32_t gen, int64_t users, int64_t sessions)
+{
+    api_online_done(arg, fd, gen, users, sessions);
+}
+
+static void
+s_api_presence_done(void *arg, int fd, uint32_t gen, const env_t *e)
+{
+    api_presence_done(arg, fd, gen, e);
+}
+
+/* The HTTP API's entry points (handlers.h). */
+int
+handle_push(worker_t *w, env_kind_t kind, const char *target, const char *sender,
+            const char *msg, size_t msg_len, char *mid, int fd, uint32_t gen)
+{
+    const char *s = sender ? sender : "system";
+    push_waiter_t wt = { kind == ENV_CHAT ? PQ_API_SEND : 0, fd, gen, NULL, 0 };
+    if (push_message(&w->core->push, kind, target, target ? strlen(target) : 0, s, strlen(s),
+                     msg, msg_len, mid, &wt) < 0)
+        return -1;
+    metrics_inc(kind == ENV_CHAT ? M_ROUTED_CHAT : kind == ENV_GROUP ? M_ROUTED_GROUP
+                                                                      : M_ROUTED_BCAST);
+    if (kind != ENV_CHAT)
+        metrics_inc(M_ACK_SENT);
+    return 0;
+}
+
+int
+handle_query(worker_t *w, env_kind_t kind, const char *const *users, size_t n, int fd,
+             uint32_t gen)
+{
+    env_str_t u[ENV_USERS_MAX];
+    if (n > ENV_USERS_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        u[i] = env_cstr(users[i]);
+    pq_kind_t pk = fd < 0 ? PQ_ONLINE : kind == ENV_ONLINE ? PQ_API_ONLINE : PQ_API_PRESENCE;
+    push_waiter_t wt = { pk, fd, gen, NULL, 0 };
+    return push_query(&w->core->push, kind, u, n, &wt);
+}
+
+/* ---- signals, stop, rotation -------------------------------------------- */
 
 /* SIGTERM: stop accepting, close every session with 1001 behind what is
  * already queued, and leave once they are gone or the deadline passed. */
@@ -99,16 +199,12 @@ s_begin_stop(worker_t *w)
     if (w->stopping)
         return;
     w->stopping = 1;
-    w->stop_deadline = w->now + (int64_t)w->opt->shutdown_timeout * 1000 - 500;
+    w->core->stop_deadline = w->now + (int64_t)w->opt->shutdown_timeout * 1000 - 500;
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->listen_fd, NULL);
     if (w->cfg->api_fd >= 0)
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->api_fd, NULL);
-    log_info("stopping: closing %d connections", w->nconns);
-    for (int fd = 0; fd < w->conns_cap; fd++) {
-        conn_t *c = w->conns[fd];
-        if (c && c->state != CONN_DEAD)
-            conn_close(w, c, 1001, "server shutting down");
-    }
+    log_info("stopping: closing %d connections", conns_count(w->core->conns));
+    conns_close_all(w->core->conns, 1001, "server shutting down");
 }
 
 /* SIGUSR1, sent by the supervisor during a rotation once this slot's new
@@ -120,12 +216,12 @@ s_begin_drain(worker_t *w)
     if (w->stopping || w->draining)
         return;
     w->draining = 1;
-    w->stop_deadline = w->now + (int64_t)w->opt->shutdown_timeout * 1000;
+    w->core->stop_deadline = w->now + (int64_t)w->opt->shutdown_timeout * 1000;
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->listen_fd, NULL);
     if (w->cfg->api_fd >= 0)
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->api_fd, NULL);
-    log_info("draining: %d connections stay until they close (deadline %d s)", w->nconns,
-             w->opt->shutdown_timeout);
+    log_info("draining: %d connections stay until they close (deadline %d s)",
+             conns_count(w->core->conns), w->opt->shutdown_timeout);
 }
 
 static void
@@ -168,50 +264,91 @@ s_on_signal(worker_t *w, int sfd)
 static void
 s_log_online(worker_t *w)
 {
-    if (log_verbosity() < 1 || w->cfg->slot != 0 || w->now < w->next_online_log)
+    if (log_verbosity() < 1 || w->cfg->slot != 0 || w->now < w->core->next_online_log)
         return;
-    w->next_online_log = w->now + 10000;
+    w->core->next_online_log = w->now + 10000;
     handle_query(w, ENV_ONLINE, NULL, 0, -1, 0);
 }
 
 static void
 s_report(worker_t *w)
 {
-    if (!w->ready_sent && bus_up(w->bus)) {
-        w->ready_sent = 1;
+    if (!w->core->ready_sent && bus_up(w->bus)) {
+        w->core->ready_sent = 1;
         log_info("worker %d ready", w->cfg->slot);
         status_send(w->cfg->status_fd, STATUS_READY, w->cfg->slot, 0, 0);
     }
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int
+s_core_new(worker_t *w, struct core *k)
+{
+    uint64_t rnd;
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+        rnd = (uint64_t)getpid() << 32 ^ (uint64_t)clock_wall_ms();
+    snprintf(k->ids.origin, sizeof k->ids.origin, "%016llx", (unsigned long long)rnd);
+
+    conn_events_t ev = { s_on_upgrade, s_on_text, s_on_reject, s_on_closed, w };
+    bus_cfg_t bc = { w->cfg->pub_ep, w->cfg->sub_ep, k->ids.origin, &w->now, BUS_RCVHWM,
+                     deliver_on_message, &k->deliver };
+    if (!(k->conns = conns_new(w->epfd, w->conns_cap, w->opt, &w->now, &ev))
+        || !(k->pending = pending_new()) || !(w->bus = bus_new(&bc))
+        || !(k->routes = routes_new(w->bus, &w->now))
+        || !(k->members = members_new(k->routes, k->conns, &w->now))
+        || !(k->sessions = sessions_new(k->conns, k->routes, k->members, w->bus, &k->ids, w->opt)))
+        return -1;
+    k->push = (push_t){ w->bus, k->pending, &k->ids, &w->now };
+    k->client = (client_t){ k->conns, k->members, &k->push, w->opt };
+    k->deliver = (deliver_t){ .conns = k->conns, .sessions = k->sessions, .members = k->members,
+                              .routes = k->routes, .bus = w->bus, .pending = k->pending,
+                              .ids = &k->ids, .now = &w->now,
+                              .api = { s_api_push_done, s_api_online_done, s_api_presence_done, w } };
+    k->ws_listener = (acceptor_t){ w->cfg->listen_fd, TAG_LISTEN, "accept", s_take_conn, 0, 0, 0 };
+    k->api_listener = (acceptor_t){ w->cfg->api_fd, TAG_API, "api: accept", api_take, 0, 0, 0 };
+    return 0;
+}
+
+static void
+s_core_destroy(worker_t *w, struct core *k)
+{
+    conns_destroy(&k->conns);       /* sessions detach on the way out */
+    api_destroy(&w->api);
+    sessions_destroy(&k->sessions);
+    members_destroy(&k->members);
+    routes_destroy(&k->routes);
+    bus_destroy(&w->bus);
+    pending_destroy(&k->pending);
+    deliver_free(&k->deliver);
+}
+
+static int
+s_idle(worker_t *w)
+{
+    return conns_count(w->core->conns) == 0 && (!w->api || api_count(w) == 0);
 }
 
 int
 worker_run(worker_cfg_t *cfg)
 {
     worker_t w = { 0 };
+    struct core k = { 0 };
     int rc = 1, sfd = -1;
     w.cfg = cfg;
     w.opt = &cfg->opt;
+    w.core = &k;
     w.now = clock_now_ms();
     signal(SIGPIPE, SIG_IGN);
     metrics_attach(cfg->slot);
-    for (int i = 0; i < TL_COUNT; i++)
-        list_init(&w.timers[i]);
-    list_init(&w.dirty);
-    list_init(&w.reap);
-
-    uint64_t rnd;
-    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
-        rnd = (uint64_t)getpid() << 32 ^ (uint64_t)clock_wall_ms();
-    snprintf(w.origin, sizeof w.origin, "%016llx", (unsigned long long)rnd);
 
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     w.conns_cap = rl.rlim_cur > 1048576 ? 1048576 : (int)rl.rlim_cur;
-    w.conns = calloc((size_t)w.conns_cap, sizeof *w.conns);
     w.rbuf_len = RBUF_LEN;
     w.rbuf = malloc(w.rbuf_len);
     w.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (!w.conns || !w.rbuf || w.epfd < 0) {
+    if (!w.rbuf || w.epfd < 0) {
         log_err("worker setup");
         goto done;
     }
@@ -225,11 +362,10 @@ worker_run(worker_cfg_t *cfg)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
-    if (!(w.pending = pending_new()) || !(w.routes = routes_new(&w))
-        || !(w.bus = bus_new(&w)))
+    if (s_core_new(&w, &k) < 0) {
+        log_errx("worker setup failed");
         goto done;
-    w.ws_listener = (acceptor_t){ cfg->listen_fd, TAG_LISTEN, "accept", s_take_conn, 0, 0 };
-    w.api_listener = (acceptor_t){ cfg->api_fd, TAG_API, "api: accept", api_take, 0, 0 };
+    }
     if (cfg->api_fd >= 0) {
         if (!(w.api = api_new(&w)) || s_epoll_add(&w, cfg->api_fd, EPOLLIN, TAG_API) < 0) {
             log_err("api setup");
@@ -242,7 +378,8 @@ worker_run(worker_cfg_t *cfg)
         log_err("epoll_ctl");
         goto done;
     }
-    log_debug("worker %d: inbox %s, broker %s %s", cfg->slot, w.origin, cfg->pub_ep, cfg->sub_ep);
+    log_debug("worker %d: inbox %s, broker %s %s", cfg->slot, k.ids.origin, cfg->pub_ep,
+              cfg->sub_ep);
 
     struct epoll_event ev[MAX_EVENTS];
     int timeout = 0;
@@ -256,66 +393,53 @@ worker_run(worker_cfg_t *cfg)
         for (int i = 0; i < n; i++) {
             uint64_t d = ev[i].data.u64;
             switch (d & TAG_MASK) {
-            case TAG_LISTEN: worker_accept(&w, &w.ws_listener); break;
+            case TAG_LISTEN: worker_accept(&w, &k.ws_listener); break;
             case TAG_BUS:    break;          /* drained below, every turn */
             case TAG_SIGNAL: s_on_signal(&w, sfd); break;
-            case TAG_API:    worker_accept(&w, &w.api_listener); break;
+            case TAG_API:    worker_accept(&w, &k.api_listener); break;
             case TAG_APICONN: api_on_ready(&w, (int)(d & 0xffffffffu), ev[i].events); break;
             default: {
-                conn_t *c = w.conns[(int)d];
+                conn_t *c = conns_get(k.conns, (int)d);
                 if (c)
-                    conn_on_ready(&w, c, ev[i].events);
+                    conn_on_ready(k.conns, c, ev[i].events);
             }
             }
         }
-        bus_tick(w.bus);                    /* inbox probe, stats */
-        route_tick(w.routes);               /* probes of routes not live */
-        handle_expire(&w);                  /* acks and queries past due */
-        conn_timers(&w);                    /* handshake, pending, ping, linger */
+        bus_tick(w.bus, sessions_count(k.sessions), (int64_t)routes_users(k.routes));
+        route_tick(k.routes);               /* probes of routes not live */
+        members_tick(k.members);            /* joins not live in time */
+        deliver_expire(&k.deliver);         /* acks and queries past due */
+        conns_timers(k.conns);              /* handshake, pending, ping, linger */
         if (w.api)
             api_timers(&w);
         s_log_online(&w);
-        worker_accept_resume(&w, &w.ws_listener);
+        worker_accept_resume(&w, &k.ws_listener);
         if (w.api)
-            worker_accept_resume(&w, &w.api_listener);
+            worker_accept_resume(&w, &k.api_listener);
         bus_drain(w.bus);                   /* ZMQ_FD is edge-triggered */
-        conn_flush_all(&w);                 /* one write per conn per turn */
+        conns_settle(k.conns);              /* deferred opens and closes */
+        conns_flush(k.conns);               /* one write per conn per turn */
         if (w.api)
             api_flush(&w);
-        conn_reap(&w);                      /* the only place a conn is freed */
+        conns_reap(k.conns);                /* the only place a conn is freed */
         if (w.api)
             api_reap(&w);
         s_report(&w);
-        int idle = w.nconns == 0 && (!w.api || api_count(&w) == 0);
-        if (w.draining && (idle || w.now >= w.stop_deadline)) {
+        if (w.draining && (s_idle(&w) || w.now >= k.stop_deadline)) {
             w.draining = 0;                 /* deadline: now close like a stop */
             s_begin_stop(&w);
-            w.stop_deadline = w.now + 2000;
+            k.stop_deadline = w.now + 2000;
         }
-        if (w.stopping && ((w.nconns == 0 && (!w.api || api_count(&w) == 0))
-                           || w.now >= w.stop_deadline))
+        if (w.stopping && (s_idle(&w) || w.now >= k.stop_deadline))
             break;
         timeout = bus_pending(w.bus) ? 0 : TICK_MS;
     }
-    if (w.nconns)
-        log_warnx("stopping with %d connections left at the deadline", w.nconns);
+    if (conns_count(k.conns))
+        log_warnx("stopping with %d connections left at the deadline", conns_count(k.conns));
     rc = 0;
 done:
-    for (int fd = 0; w.conns && fd < w.conns_cap; fd++)
-        if (w.conns[fd])
-            conn_drop(&w, w.conns[fd]);
-    conn_reap(&w);
-    api_destroy(&w.api);
-    bus_destroy(&w.bus);
-    routes_destroy(&w.routes);
-    pending_destroy(&w.pending);
-    free(w.conns);
+    s_core_destroy(&w, &k);
     free(w.rbuf);
-    free(w.targets);
-    buf_free(&w.frame);
-    buf_free(&w.wire);
-    conn_encoder_free(&w);
-    buf_free(&w.ctl);
     if (w.epfd >= 0)
         close(w.epfd);
     if (sfd >= 0)
