@@ -41,6 +41,12 @@ ack_link_routed(const ack_link_t *l, uint64_t seq, int64_t sent_ms, int64_t now)
            && now - l->last_back <= ACK_GAP_MS;
 }
 
+int
+ack_link_calm(const ack_link_t *l, int64_t now, int64_t window)
+{
+    return l->last_back && now - l->last_back <= ACK_GAP_MS && now - l->disturbed_at >= window;
+}
+
 void
 ack_init(ack_t *a, uint64_t seq, int64_t now, int64_t deadline)
 {

@@ -60,13 +60,15 @@ typedef struct {
 
 /* The link. */
 void ack_link_probe_back(ack_link_t *l, uint64_t seq, int64_t now);
-void ack_link_hello(ack_link_t *l, int64_t now);
+void ack_link_hello(ack_link_t *l, int64_t now);   /* also: this process stalled */
 int  ack_link_up(const ack_link_t *l, int64_t now);
 int  ack_link_ever_up(const ack_link_t *l);
 /* Did message number seq, published at sent_ms, provably go through the
  * broker with an intact way back: a later probe returned, no disturbance
  * since it was sent, and probes are still returning on time. */
 int  ack_link_routed(const ack_link_t *l, uint64_t seq, int64_t sent_ms, int64_t now);
+/* No disturbance within the last `window` ms and probes returning on time. */
+int  ack_link_calm(const ack_link_t *l, int64_t now, int64_t window);
 
 /* One request. */
 void          ack_init(ack_t *a, uint64_t seq, int64_t now, int64_t deadline);

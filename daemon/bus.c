@@ -266,6 +266,12 @@ bus_link(bus_t *self)
     return &self->link;
 }
 
+void
+bus_stalled(bus_t *self)
+{
+    ack_link_hello(&self->link, *self->cfg.now);
+}
+
 int
 bus_routed(bus_t *self, uint64_t seq, int64_t sent_ms)
 {

@@ -60,6 +60,8 @@ int    bus_pending(bus_t *self);            /* messages left after a drain */
 /* Messages published so far (the number of the last one). */
 uint64_t bus_seq(bus_t *self);
 const ack_link_t *bus_link(bus_t *self);
+/* The owner's loop did not turn for a long time: a disturbance. */
+void   bus_stalled(bus_t *self);
 /* Message number seq, published at sent_ms, provably went through. */
 int    bus_routed(bus_t *self, uint64_t seq, int64_t sent_ms);
 

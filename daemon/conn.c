@@ -237,9 +237,11 @@ s_ws_ensure(conns_t *cs, conn_t *c)
 
 /* ---- frame-boundary scanner (client frames are always masked) -------- */
 
-static void
+/* Returns 1 when a close frame's header went by. */
+static int
 s_scan(conn_t *c, const uint8_t *p, size_t n)
 {
+    int close_seen = 0;
     while (n > 0) {
         if (c->sc_left > 0) {
             size_t k = n < c->sc_left ? n : (size_t)c->sc_left;
@@ -266,9 +268,11 @@ s_scan(conn_t *c, const uint8_t *p, size_t n)
                 len = len << 8 | c->sc_hdr[2 + i];
         if ((c->sc_hdr[0] & 0x0f) < 8)           /* data frame: FIN decides */
             c->frag = !(c->sc_hdr[0] & 0x80);
+        close_seen |= (c->sc_hdr[0] & 0x0f) == WSLAY_CONNECTION_CLOSE;
         c->sc_left = len;
         c->sc_have = c->sc_need = 0;
     }
+    return close_seen;
 }
 
 static int
@@ -657,6 +661,13 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         conn_drop(cs, c);
         return;
     }
+    if (c->state == CONN_CLOSING && wslay_event_get_close_sent(c->ws)) {
+        /* our close is out: nothing the peer sends matters but its close
+         * (wslay would queue a pong per ping behind ours, unbounded) */
+        if (s_scan(c, p, n))
+            conn_drop(cs, c);
+        return;
+    }
     s_scan(c, p, n);
     c->in = p;
     c->in_len = n;
@@ -677,6 +688,14 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         s_left_session(cs, c);
         s_set_timer(cs, c, TL_LINGER);
     }
+    /* wslay queues a pong per ping, in its own queue until the flush: a
+     * client that floods pings and never reads is a slow consumer like
+     * any other */
+    if (c->state == CONN_OPEN
+        && c->out.len + wslay_event_get_queued_msg_length(c->ws) > cs->opt->max_outbound)
+        s_too_slow(cs, c);
+    if (c->state == CONN_DEAD)
+        return;
     if (wslay_event_want_write(c->ws) || c->state == CONN_CLOSING)
         s_mark_dirty(cs, c);            /* flush decides when TCP closes */
 }

@@ -10,6 +10,10 @@
 #include "topic.h"
 #include "valid.h"
 
+/* lateness past which the sender's 900 ms deadline may have run out,
+ * its receipt still to travel back */
+#define DELIVER_LATE_MS 700
+
 static cj_str_t
 s_str(const char *p, size_t n)
 {
@@ -40,6 +44,19 @@ s_give(deliver_t *d, conn_t *c)
     return c->state == CONN_OPEN && conn_send_frame(d->conns, c, d->wire.data, d->wire.len) == 0;
 }
 
+/* Its sender's ack deadline passed before it reached us (see deliver.h). */
+static int
+s_too_late(deliver_t *d, const env_t *e)
+{
+    int64_t late = transit_late(&d->transit, e->origin.p, e->origin.n, e->time, clock_wall_ms());
+    if (late <= DELIVER_LATE_MS || ack_link_calm(bus_link(d->bus), *d->now, TRANSIT_WINDOW))
+        return 0;
+    if (d->expired++ % 1000 == 0)
+        log_info("a chat came %lld ms late after a stall; its sender answered already: "
+                 "not delivered (%llu so far)", (long long)late, (unsigned long long)d->expired);
+    return 1;
+}
+
 static void
 s_message(deliver_t *d, topic_kind_t tk, const char *name, size_t nlen, const env_t *e)
 {
@@ -58,6 +75,8 @@ s_message(deliver_t *d, topic_kind_t tk, const char *name, size_t nlen, const en
         m.n = idgen_next(d->ids, mid);  /* a backend may leave the mid to us */
         m.p = mid;
     }
+    if (e->kind == ENV_CHAT && e->req && s_too_late(d, e))
+        return;
     route_t *r = NULL;
     if (e->kind != ENV_BCAST && !(r = route_get(d->routes, tk, name, nlen))) {
         if (e->kind == ENV_CHAT)

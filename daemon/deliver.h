@@ -9,7 +9,12 @@
  * requests are answered through the callbacks in deliver_api_t, which
  * worker.c registers (the API is a peer above, never called by name).
  * Bus input is not trusted: names, topics, mids and times are checked, a
- * malformed message is dropped and counted in the debug log. */
+ * malformed message is dropped and counted in the debug log.
+ *
+ * A chat that waits for an ack and comes so late that its sender has
+ * answered already (a stall of this worker or of the broker held it; see
+ * transit.h) is not delivered: the sender said `unavailable`, and that
+ * must stay the truth. */
 #ifndef ZWSD_DELIVER_H
 #define ZWSD_DELIVER_H
 
@@ -25,6 +30,7 @@
 #include "pending.h"
 #include "route.h"
 #include "session.h"
+#include "transit.h"
 
 typedef struct {
     void (*push_done)(void *arg, int fd, uint32_t gen, const char *mid, const char *status);
@@ -45,6 +51,8 @@ typedef struct {
     deliver_api_t api;
     buf_t       frame;              /* a delivered message, rendered once */
     buf_t       wire;               /* ... and framed once */
+    transit_t   transit;            /* lateness of chats, per origin */
+    uint64_t    expired;            /* chats not delivered: too late */
 } deliver_t;
 
 void deliver_on_message(void *arg, const char *topic, size_t tlen, const env_t *e);

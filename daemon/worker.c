@@ -33,6 +33,7 @@
 #define RBUF_LEN   (64 * 1024)
 #define MAX_EVENTS 512
 #define TICK_MS    20
+#define STALL_MS   500      /* a loop turn this long: the process stalled */
 #define BUS_RCVHWM 100000       /* messages queued for this worker in ZeroMQ */
 
 /* epoll data: fds of conns are their own key; the rest are tagged */
@@ -389,7 +390,10 @@ worker_run(worker_cfg_t *cfg)
             log_err("epoll_wait");
             goto done;
         }
+        int64_t before = w.now;
         w.now = clock_now_ms();
+        if (w.now - before > STALL_MS)
+            bus_stalled(w.bus);             /* stopped or starved: what is queued is late */
         for (int i = 0; i < n; i++) {
             uint64_t d = ev[i].data.u64;
             switch (d & TAG_MASK) {
