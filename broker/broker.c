@@ -184,7 +184,7 @@ s_forward(broker_t *b)
 }
 
 int
-broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms)
+broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms, int hwm)
 {
     broker_t b = { 0 };
     int rc = 1;
@@ -204,12 +204,14 @@ broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms)
     if (!b.xsub || !b.xpub)
         goto done;
     /* Subscriptions are messages: with any HWM they can be dropped silently
-     * (libzmq #4064), so their whole path has none. Data to one subscriber
-     * is bounded; past it that subscriber loses messages, others do not. */
+     * (libzmq #4064), so their whole path has none (XSUB send, XPUB
+     * receive). Data is bounded both ways: from each publisher (it then
+     * meets back-pressure) and to each subscriber (past it that subscriber
+     * loses messages, others do not). */
     s_setint(b.xsub, ZMQ_SNDHWM, 0);
-    s_setint(b.xsub, ZMQ_RCVHWM, 0);
+    s_setint(b.xsub, ZMQ_RCVHWM, hwm);
     s_setint(b.xpub, ZMQ_RCVHWM, 0);
-    s_setint(b.xpub, ZMQ_SNDHWM, BROKER_DATA_HWM);
+    s_setint(b.xpub, ZMQ_SNDHWM, hwm);
     s_setint(b.xpub, ZMQ_XPUB_VERBOSER, 1);
     /* every subscriber that (re)attaches gets "h|" first: workers learn
      * exactly when their way back from the broker was rebuilt */
@@ -232,7 +234,7 @@ broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms)
      * keep no copy of the table; the XPUB filters per subscriber. */
     zmq_send(b.xsub, "\x01", 1, 0);
     b.warm_until = clock_now_ms() + warmup_ms;
-    log_info("broker ready: pub %s, sub %s", pub_ep, sub_ep);
+    log_info("broker ready: pub %s, sub %s, hwm %d", pub_ep, sub_ep, hwm);
 
     int64_t next_log = clock_now_ms() + 10000;
     while (!s_stop) {

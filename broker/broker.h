@@ -14,19 +14,28 @@
  * subscriptions, "unavailable" instead), and answers presence and
  * online-count queries sent to "s|".
  *
+ * Queues are bounded (hwm messages per peer, --hwm): publishers that
+ * outpace the broker meet back-pressure (their PUB's NODROP queue fills and
+ * they answer `unavailable`); a subscriber (worker) more than hwm messages
+ * behind loses what is for it and nobody else does — libzmq's XPUB in mute
+ * state drops, and does not tell: the broker cannot count those messages.
+ * Chats lost so are answered `unavailable` by their sender (no receipt
+ * came), never `offline` or `delivered`. The subscription path stays
+ * unbounded (HWM 0 both ways).
+ *
  * broker_run() creates its own ZeroMQ context (call it after fork), returns
  * 0 after SIGTERM/SIGINT, or 1 if an endpoint cannot be bound (logged). It
  * installs its own handlers for SIGTERM and SIGINT. */
 #ifndef ZWSD_BROKER_H
 #define ZWSD_BROKER_H
 
-#define BROKER_DATA_HWM 1000000     /* per subscriber, then drop for it */
+#define BROKER_HWM_DEFAULT 100000   /* --hwm: messages queued per peer */
 #define BROKER_WARMUP_MS 1000       /* after start: no "offline" answers */
 
 /* warmup_ms: for how long after start an unsubscribed chat is answered
  * "unavailable" rather than "offline", because subscribers may still be
  * replaying their subscriptions: 0 for a first start, BROKER_WARMUP_MS for
  * a restart (the standalone broker always assumes one). */
-int broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms);
+int broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms, int hwm);
 
 #endif

@@ -85,7 +85,8 @@ s_child_exec(sup_t *s, child_t *ch)
                 close(s->api_fds[i]);
         }
         /* a respawned broker warms up: workers are replaying subscriptions */
-        exit(broker_run(s->pub, s->sub, s->broker_starts > 1 ? BROKER_WARMUP_MS : 0));
+        exit(broker_run(s->pub, s->sub, s->broker_starts > 1 ? BROKER_WARMUP_MS : 0,
+                        BROKER_HWM_DEFAULT));
     }
     prctl(PR_SET_NAME, "zwsd-worker");
     log_set_role("zwsd-worker");

@@ -734,7 +734,8 @@ def upgrade_request(port, path="/ws/bob", method="GET", drop=(), add=(), key=Non
 class ExtBroker:
     """A standalone zwsd-broker on two tcp ports of 127.0.0.1."""
 
-    def __init__(self, log):
+    def __init__(self, log, args=()):
+        self.args = list(args)
         self.pub, self.sub = free_port(), free_port()
         while self.sub == self.pub:
             self.sub = free_port()
@@ -750,7 +751,7 @@ class ExtBroker:
         with open(self.log, "a") as f:
             self.proc = subprocess.Popen(
                 [ZWSD_BROKER, "--pub", f"tcp://127.0.0.1:{self.pub}",
-                 "--sub", f"tcp://127.0.0.1:{self.sub}", "-v"],
+                 "--sub", f"tcp://127.0.0.1:{self.sub}", "-v"] + self.args,
                 stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
                 start_new_session=True)
         deadline = time.monotonic() + WAIT
