@@ -12,7 +12,7 @@ CC       ?= cc
 OPT      ?= -O2
 CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror \
             -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wpointer-arith \
-            -Wcast-qual -Wno-cast-qual -MMD -MP -Iproto -Ibroker -Idaemon
+            -Wcast-qual -MMD -MP -Iproto -Ibroker -Idaemon
 LDLIBS   += -lzmq -lczmq -lwslay -lmsgpackc -ljansson -lhttp_parser -lcrypto \
             -ljwt -lsystemd -lm
 

@@ -72,6 +72,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def rss_kb(pid):
+    """VmRSS of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
 def proc_stat(pid):
     """(comm, state, ppid, starttime) of a live process, or None."""
     try:

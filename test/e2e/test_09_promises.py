@@ -13,17 +13,9 @@ import socket
 import struct
 import time
 
-from conftest import (ExtBroker, LOGDIR, WAIT, check_error, connect_on_distinct_workers, place,
-                      recv_json, run, send_json, uniq, upgrade_request, wait_closed, worker_of,
+from conftest import (ExtBroker, LOGDIR, WAIT, check_error, connect_on_distinct_workers, place, rss_kb,
+                      recv_json, run, send_json, uniq, upgrade_request, worker_of,
                       ws_connect)
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def masked(opcode, payload, fin=True):

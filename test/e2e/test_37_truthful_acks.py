@@ -7,7 +7,8 @@ import os
 import signal
 import time
 
-from conftest import ExtBroker, LOGDIR, chat, connect_on_distinct_workers, recv_json, run, uniq
+from conftest import (ExtBroker, LOGDIR, chat, connect_on_distinct_workers, recv_json, rss_kb, run,
+                      uniq)
 
 
 async def _until_delivered(alice, bob_user, kill, limit=5.0):
@@ -69,14 +70,6 @@ def test_external_broker_restart_no_false_offline(make_daemon):
         b.kill()
 
 
-def _rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
 def test_stalled_worker_memory_bounded_and_acks_truthful(make_daemon):
     """Bounded queues, truthful acks (issue 14.14). The worker holding bob is
     stopped (SIGSTOP); alice sends 12,000 chats of 8 KB with ids to bob
@@ -101,7 +94,7 @@ def test_stalled_worker_memory_bounded_and_acks_truthful(make_daemon):
                 f = await recv_json(alice)
                 assert f.get("status") == "delivered", f
                 assert (await recv_json(bob)).get("msg") == i
-            before = _rss_kb(b.proc.pid)
+            before = rss_kb(b.proc.pid)
             os.kill(bob_worker, signal.SIGSTOP)
             try:
                 n, big = 12000, "x" * 8192
@@ -116,7 +109,7 @@ def test_stalled_worker_memory_bounded_and_acks_truthful(make_daemon):
                 for i in range(n):
                     await alice.send(chat(bob_user, big, id=f"f{i}"))
                 await asyncio.wait_for(task, 60)
-                grown = _rss_kb(b.proc.pid) - before
+                grown = rss_kb(b.proc.pid) - before
             finally:
                 os.kill(bob_worker, signal.SIGCONT)
             assert len(answers) == n and all(len(v) == 1 for v in answers.values()), \
