@@ -216,11 +216,18 @@ broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms, int hwm)
     /* every subscriber that (re)attaches gets "h|" first: workers learn
      * exactly when their way back from the broker was rebuilt */
     zmq_setsockopt(b.xpub, ZMQ_XPUB_WELCOME_MSG, TOPIC_HELLO, strlen(TOPIC_HELLO));
+    /* Heartbeats find a peer host that died without closing its TCP
+     * connections. On ipc:// the kernel closes a dead process's socket at
+     * once, so there they would only ever cut a live worker that stalled
+     * (stopped, swapped): its sessions would look offline until it is
+     * back. No heartbeats on ipc://. */
     for (int i = 0; i < 2; i++) {
         void *s = i ? b.xpub : b.xsub;
         s_setint(s, ZMQ_LINGER, 0);
-        s_setint(s, ZMQ_HEARTBEAT_IVL, 1000);
-        s_setint(s, ZMQ_HEARTBEAT_TIMEOUT, 3000);
+        if (!strncmp(i ? sub_ep : pub_ep, "tcp://", 6)) {
+            s_setint(s, ZMQ_HEARTBEAT_IVL, 1000);
+            s_setint(s, ZMQ_HEARTBEAT_TIMEOUT, 3000);
+        }
     }
     if (zmq_bind(b.xsub, pub_ep) < 0) {
         log_errx("cannot bind publish endpoint %s: %s", pub_ep, zmq_strerror(errno));

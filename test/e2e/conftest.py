@@ -743,8 +743,9 @@ def upgrade_request(port, path="/ws/bob", method="GET", drop=(), add=(), key=Non
 class ExtBroker:
     """A standalone zwsd-broker on two tcp ports of 127.0.0.1."""
 
-    def __init__(self, log, args=()):
+    def __init__(self, log, args=(), ipc_dir=None):
         self.args = list(args)
+        self.ipc_dir = ipc_dir              # ipc:// endpoints in this directory instead
         self.pub, self.sub = free_port(), free_port()
         while self.sub == self.pub:
             self.sub = free_port()
@@ -752,18 +753,31 @@ class ExtBroker:
         self.proc = None
 
     @property
+    def endpoints(self):
+        if self.ipc_dir:
+            return f"ipc://{self.ipc_dir}/pub", f"ipc://{self.ipc_dir}/sub"
+        return f"tcp://127.0.0.1:{self.pub}", f"tcp://127.0.0.1:{self.sub}"
+
+    @property
     def arg(self):
-        return f"tcp://127.0.0.1:{self.pub},tcp://127.0.0.1:{self.sub}"
+        return ",".join(self.endpoints)
 
     def start(self):
         os.makedirs(os.path.dirname(self.log), exist_ok=True)
         with open(self.log, "a") as f:
+            pub, sub = self.endpoints
             self.proc = subprocess.Popen(
-                [ZWSD_BROKER, "--pub", f"tcp://127.0.0.1:{self.pub}",
-                 "--sub", f"tcp://127.0.0.1:{self.sub}", "-v"] + self.args,
+                [ZWSD_BROKER, "--pub", pub, "--sub", sub, "-v"] + self.args,
                 stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
                 start_new_session=True)
         deadline = time.monotonic() + WAIT
+        if self.ipc_dir:                        # bound: both sockets exist
+            for ep in self.endpoints:
+                while not os.path.exists(ep[len("ipc://"):]):
+                    assert self.proc.poll() is None, f"zwsd-broker exited {self.proc.returncode}"
+                    assert time.monotonic() < deadline, f"zwsd-broker did not bind {ep}"
+                    time.sleep(0.01)
+            return self
         for port in (self.pub, self.sub):       # bound: both accept TCP
             while True:
                 assert self.proc.poll() is None, f"zwsd-broker exited {self.proc.returncode}"
