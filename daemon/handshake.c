@@ -6,7 +6,7 @@
  * only the new bytes; the bytes it consumed are appended to buf after it
  * returns, so buf holds exactly the head and never the early WebSocket frames
  * behind it. All checks run once, when the empty line has been seen, so the
- * first failure in protocol.md's order wins whatever order the headers came in. */
+ * first failure in zwsd-protocol(7)'s order wins whatever order the headers came in. */
 #include "handshake.h"
 
 #include <http_parser.h>
@@ -445,7 +445,7 @@ s_query_token(const char *q, size_t n, size_t *tn)
     return NULL;
 }
 
-/* Runs checks 1-8 on the complete head, in protocol.md's order, then picks
+/* Runs checks 1-8 on the complete head, in zwsd-protocol(7)'s order, then picks
  * out what the caller needs and NUL-terminates it in place: each terminator
  * lands on the byte after a value ('?', '&', '#', ' ', OWS, CR or LF), which
  * no other value uses. */

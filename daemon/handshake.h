@@ -3,7 +3,7 @@
  * Runs in each worker, once per accepted connection, only until the upgrade
  * is decided; then the worker destroys it. Pure: bytes in, verdict out, no
  * sockets, no clock, no logging (the 10 s handshake timeout and the JWT
- * checks, rows 9-10 of protocol.md "Connecting", belong to the caller).
+ * checks, rows 9-10 of zwsd-protocol(7) "Connecting", belong to the caller).
  *
  * Ownership: the caller owns the handshake_t from handshake_new() and frees it
  * with handshake_destroy(). It copies only the request head (at most
@@ -19,7 +19,7 @@
  *     handshake_error_response(401 or 403, ...) and close; otherwise send the
  *     101 response and hand the bytes after *consumed to the WebSocket layer.
  *
- * Checks run once the whole head has arrived, in protocol.md's order, first
+ * Checks run once the whole head has arrived, in zwsd-protocol(7)'s order, first
  * failure wins: 1 head parses, HTTP/1.1 or later, <= 8,192 bytes (400/431);
  * 2 path is /ws/<one segment> (404); 3 method GET (400); 4 userId passes
  * valid_name(), taken literally (400); 5 Upgrade: websocket and Connection:
@@ -33,7 +33,7 @@
 
 #include <stddef.h>
 
-/* Request line through the empty line, inclusive (protocol.md row 1). */
+/* Request line through the empty line, inclusive (zwsd-protocol(7), check 1). */
 #define HANDSHAKE_HEAD_MAX 8192
 
 typedef struct handshake handshake_t;

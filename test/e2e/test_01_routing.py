@@ -214,7 +214,7 @@ def test_ack_within_one_second(daemon):
 
 def test_offline_after_receiver_leaves(daemon):
     """Once bob's only session has closed, a chat to him is acked offline
-    within 1 s (operations.md), from the other worker."""
+    within 1 s (zwsd(8)), from the other worker."""
     async def body():
         (alice, _, _), (bob, _, _) = await connect_on_distinct_workers(daemon, ["alice", "bob"])
         await alice.send(chat("bob", "still there?", id="x1"))

@@ -2,7 +2,7 @@
 publishes straight to the broker's publish endpoint (ipc://RUNTIME/pub of
 the embedded broker), and clients receive the message as from the API.
 
-Exit codes (operations.md): 0 sent (the mid on stdout), 2 usage errors,
+Exit codes (zwsd-send(1)): 0 sent (the mid on stdout), 2 usage errors,
 1 when no broker answers (it waits 5 s for one: that case runs once)."""
 import asyncio
 import os

@@ -28,7 +28,7 @@ Test(clock, known_instants)
     s_expect_stamp(999, "1970-01-01T00:00:00.999Z");
     s_expect_stamp(1000, "1970-01-01T00:00:01.000Z");
     s_expect_stamp(1764063000123, "2025-11-25T09:30:00.123Z");
-    s_expect_stamp(1795599000123, "2026-11-25T09:30:00.123Z");   /* protocol.md's example */
+    s_expect_stamp(1795599000123, "2026-11-25T09:30:00.123Z");   /* zwsd-protocol(7)'s example */
     s_expect_stamp(951782400000, "2000-02-29T00:00:00.000Z");    /* leap day */
     s_expect_stamp(1767225599999, "2025-12-31T23:59:59.999Z");
     s_expect_stamp(1767225600000, "2026-01-01T00:00:00.000Z");

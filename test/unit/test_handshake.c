@@ -1,5 +1,5 @@
 /* test_handshake — the WebSocket upgrade parser (daemon/handshake.c) against
- * protocol.md "Connecting": every check passing and failing, in order, every
+ * zwsd-protocol(7) "Connecting": every check passing and failing, in order, every
  * chunking of a valid request down to one byte, the head limit, and the
  * response formats. Run: make build/test/test_handshake && build/test/test_handshake */
 #include <criterion/criterion.h>
