@@ -235,52 +235,6 @@ s_ws_ensure(conns_t *cs, conn_t *c)
     return 0;
 }
 
-/* ---- frame-boundary scanner (client frames are always masked) -------- */
-
-/* Returns 1 when a close frame's header went by. */
-static int
-s_scan(conn_t *c, const uint8_t *p, size_t n)
-{
-    int close_seen = 0;
-    while (n > 0) {
-        if (c->sc_left > 0) {
-            size_t k = n < c->sc_left ? n : (size_t)c->sc_left;
-            c->sc_left -= k;
-            p += k;
-            n -= k;
-            continue;
-        }
-        c->sc_hdr[c->sc_have++] = *p++;
-        n--;
-        if (c->sc_have == 2) {
-            uint8_t l7 = c->sc_hdr[1] & 0x7f;
-            c->sc_need = (uint8_t)(2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0)
-                                   + ((c->sc_hdr[1] & 0x80) ? 4 : 0));
-        }
-        if (c->sc_have < 2 || c->sc_have < c->sc_need)
-            continue;
-        uint8_t l7 = c->sc_hdr[1] & 0x7f;
-        uint64_t len = l7;
-        if (l7 == 126)
-            len = (uint64_t)c->sc_hdr[2] << 8 | c->sc_hdr[3];
-        else if (l7 == 127)
-            for (int i = 0; i < 8; i++)
-                len = len << 8 | c->sc_hdr[2 + i];
-        if ((c->sc_hdr[0] & 0x0f) < 8)           /* data frame: FIN decides */
-            c->frag = !(c->sc_hdr[0] & 0x80);
-        close_seen |= (c->sc_hdr[0] & 0x0f) == WSLAY_CONNECTION_CLOSE;
-        c->sc_left = len;
-        c->sc_have = c->sc_need = 0;
-    }
-    return close_seen;
-}
-
-static int
-s_at_boundary(const conn_t *c)
-{
-    return c->sc_have == 0 && c->sc_left == 0 && !c->frag;
-}
-
 /* ---- the set -------------------------------------------------------- */
 
 conns_t *
@@ -578,18 +532,7 @@ s_account(conn_t *c, size_t n)
     while (pos < n) {
         if (c->out_partial == 0) {
             const uint8_t *h = (const uint8_t *)c->out.data + pos;
-            uint8_t l7 = h[1] & 0x7f;
-            uint64_t len = l7, hdr = 2;
-            if (l7 == 126) {
-                len = (uint64_t)h[2] << 8 | h[3];
-                hdr = 4;
-            } else if (l7 == 127) {
-                len = 0;
-                for (int i = 0; i < 8; i++)
-                    len = len << 8 | h[2 + i];
-                hdr = 10;
-            }
-            c->out_partial = (size_t)(hdr + len);
+            c->out_partial = wsf_header_len(h) + (size_t)wsf_payload_len(h);
         }
         size_t k = n - pos < c->out_partial ? n - pos : c->out_partial;
         c->out_partial -= k;
@@ -634,7 +577,7 @@ s_flush(conns_t *cs, conn_t *c)
             shutdown(c->fd, SHUT_WR);
         return;
     }
-    if (c->state == CONN_OPEN && s_at_boundary(c)
+    if (c->state == CONN_OPEN && wsf_at_boundary(&c->sc)
         && wslay_event_get_queued_msg_count(c->ws) == 0) {
         wslay_event_context_free(c->ws);
         c->ws = NULL;
@@ -661,14 +604,17 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         conn_drop(cs, c);
         return;
     }
+    size_t bad_at = 0;
     if (c->state == CONN_CLOSING && wslay_event_get_close_sent(c->ws)) {
         /* our close is out: nothing the peer sends matters but its close
          * (wslay would queue a pong per ping behind ours, unbounded) */
-        if (s_scan(c, p, n))
+        if (wsf_scan(&c->sc, p, n, &bad_at) || c->sc.close_seen)
             conn_drop(cs, c);
         return;
     }
-    s_scan(c, p, n);
+    uint16_t bad = wsf_scan(&c->sc, p, n, &bad_at);
+    if (bad)
+        n = bad_at;                     /* wslay gets what came before it */
     c->in = p;
     c->in_len = n;
     int r = wslay_event_recv(c->ws);
@@ -678,6 +624,13 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         return;
     if (r != 0) {
         conn_drop(cs, c);
+        return;
+    }
+    if (bad && c->state < CONN_CLOSING) {
+        log_debug("connection %d: protocol error, closing (%u)", c->fd, bad);
+        conn_close(cs, c, bad, "protocol error");
+        if (c->ws)
+            wslay_event_shutdown_read(c->ws);   /* half-close once it is out */
         return;
     }
     if (!wslay_event_get_read_enabled(c->ws) && c->state < CONN_CLOSING) {

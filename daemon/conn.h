@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "list.h"
 #include "options.h"
+#include "wsframe.h"
 
 typedef struct conn conn_t;
 typedef struct conns conns_t;
@@ -64,7 +65,6 @@ struct conn {
     uint8_t             tl;             /* timer list (TL_*) */
     uint8_t             dirty;
     uint8_t             settle;         /* queued for conns_settle() */
-    uint8_t             frag;           /* inside a fragmented message */
     uint8_t             reported;       /* on_closed already called */
     uint8_t             subproto;
     link_t              tlink;          /* in timers[tl] */
@@ -79,10 +79,9 @@ struct conn {
     const uint8_t      *in;             /* wslay's recv source, in s_feed() */
     size_t              in_len;
     /* frame-boundary scanner over client bytes: lets an idle conn drop its
-     * wslay context without losing a half-received frame */
-    uint8_t             sc_hdr[14];
-    uint8_t             sc_have, sc_need;
-    uint64_t            sc_left;
+     * wslay context without losing a half-received frame, and catches the
+     * protocol errors wslay would answer with a bare TCP close */
+    wsf_scan_t          sc;
     /* rate limit: token bucket, in milli-tokens */
     int64_t             rl_tokens;
     int64_t             rl_ms;

@@ -10,41 +10,12 @@ import json
 import os
 import signal
 import socket
-import struct
 import time
 
-from conftest import (ExtBroker, LOGDIR, WAIT, check_error, connect_on_distinct_workers, place, rss_kb,
-                      recv_json, run, send_json, uniq, upgrade_request, worker_of,
+from conftest import (ExtBroker, LOGDIR, WAIT, check_error, connect_on_distinct_workers, masked,
+                      place, raw_ws, read_close_code, rss_kb,
+                      recv_json, run, send_json, uniq, worker_of,
                       ws_connect)
-
-
-def masked(opcode, payload, fin=True):
-    """One client frame (masked), as RFC 6455 5.2 lays it out."""
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def raw_ws(daemon, user, rcvbuf=None):
-    """A raw upgraded socket: the 101 is read, nothing after it."""
-    s = socket.create_connection(("127.0.0.1", daemon.port), timeout=WAIT)
-    if rcvbuf:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    s.sendall(upgrade_request(daemon.port, path=f"/ws/{user}"))
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(1)
-        assert chunk, f"closed during the upgrade: {head!r}"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return s
 
 
 def test_respawned_worker_welcome_means_it_can_send(make_daemon):
@@ -167,30 +138,6 @@ def _flood_pings(s, total):
     except (BrokenPipeError, ConnectionResetError, socket.timeout):
         pass
     return sent
-
-
-def read_close_code(s):
-    """Read server frames (unmasked) until a close frame; return its code."""
-    s.settimeout(WAIT)
-    buf = b""
-
-    def need(n):
-        nonlocal buf
-        while len(buf) < n:
-            chunk = s.recv(65536)
-            assert chunk, "connection ended without a close frame"
-            buf += chunk
-
-    while True:
-        need(2)
-        op, l7 = buf[0] & 0x0F, buf[1] & 0x7F
-        hdr = 2 + (2 if l7 == 126 else 8 if l7 == 127 else 0)
-        need(hdr)
-        n = l7 if l7 < 126 else int.from_bytes(buf[2:hdr], "big")
-        need(hdr + n)
-        payload, buf = buf[hdr:hdr + n], buf[hdr + n:]
-        if op == 0x8:
-            return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
 
 
 def test_ping_flood_is_bounded_by_the_outbound_cap(make_daemon):
