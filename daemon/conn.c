@@ -10,7 +10,7 @@
  * its recv callback. A small scanner follows client frame boundaries, so an
  * open conn with nothing in flight can free its wslay context (~12 KiB) and
  * keep only this struct. */
-#include "conn.h"
+#include "conn_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,55 +24,17 @@
 #include "handshake.h"
 #include "log.h"
 #include "metrics.h"
-
-#define HANDSHAKE_MS 10000
-#define PENDING_MS   5000
-#define IDLE_MS      30000
-#define PING_MS      30000
-#define LINGER_MS    5000
-#define SLOW_MS      30000
-#define RBUF_LEN     (64 * 1024)
-
-struct conns {
-    int               epfd;
-    const options_t  *opt;
-    const int64_t    *now;
-    conn_events_t     ev;
-    conn_t          **by_fd;
-    int               cap;
-    int               count;
-    uint32_t          gen;
-    link_t            timers[TL_COUNT];
-    link_t            dirty;            /* output to write this turn */
-    link_t            reap;             /* to free at the end of the turn */
-    conn_t          **settle;           /* deferred opens and closes */
-    size_t            nsettle, settle_cap;
-    char             *rbuf;
-    void             *encoder;          /* wslay context used only to frame */
-    buf_t            *enc_out;
-    buf_t             wire;             /* scratch: one framed control message */
-};
-
-static const int64_t s_timeout[TL_COUNT] = {
-    [TL_HANDSHAKE] = HANDSHAKE_MS, [TL_PENDING] = PENDING_MS, [TL_IDLE] = IDLE_MS,
-    [TL_PING] = PING_MS, [TL_LINGER] = LINGER_MS, [TL_SLOW] = SLOW_MS,
-};
+#include "wsenc.h"
 
 /* wslay's callbacks get the conn; they reach the set through this (one
  * worker per process, one set per worker). */
-static conns_t *s_set;
+conns_t *conn__set;
 
 static void s_read(conns_t *cs, conn_t *c);
 static void s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n);
 
-static int64_t
-s_now(const conns_t *cs)
-{
-    return *cs->now;
-}
-
-static void
-s_set_timer(conns_t *cs, conn_t *c, int tl)
+void
+conn__set_timer(conns_t *cs, conn_t *c, int tl)
 {
     list_unlink(&c->tlink);
     c->tl = (uint8_t)tl;
@@ -80,8 +42,8 @@ s_set_timer(conns_t *cs, conn_t *c, int tl)
     list_push_tail(&cs->timers[tl], &c->tlink);
 }
 
-static void
-s_mark_dirty(conns_t *cs, conn_t *c)
+void
+conn__mark_dirty(conns_t *cs, conn_t *c)
 {
     if (!c->dirty && c->state != CONN_DEAD) {
         c->dirty = 1;
@@ -91,7 +53,7 @@ s_mark_dirty(conns_t *cs, conn_t *c)
 
 /* Queue c for conns_settle(); 0, or -1 on ENOMEM. */
 static int
-s_settle_later(conns_t *cs, conn_t *c)
+conn__settle_later(conns_t *cs, conn_t *c)
 {
     if (c->settle)
         return 0;
@@ -114,7 +76,7 @@ s_settle_later(conns_t *cs, conn_t *c)
 static void
 s_left_session(conns_t *cs, conn_t *c)
 {
-    if (c->sess && !c->reported && s_settle_later(cs, c) < 0) {
+    if (c->sess && !c->reported && conn__settle_later(cs, c) < 0) {
         c->reported = 1;
         cs->ev.on_closed(cs->ev.arg, c);
     }
@@ -150,37 +112,24 @@ s_ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flag
     return (ssize_t)len;
 }
 
-/* Token bucket: N per second, bursts of 2N; 3N refusals in a row (no
- * one-second pause lets the bucket refill) close with 1008. Every text,
- * binary and ping message counts. Returns 1 when the message may pass. */
+/* Every text, binary and ping message counts (rate.h); abuse closes 1008.
+ * Returns 1 when the message may pass. */
 static int
 s_rate_ok(conns_t *cs, conn_t *c)
 {
-    int64_t n = cs->opt->rate_limit;
-    if (n <= 0)
-        return 1;
-    int64_t cap = 2 * n * 1000, now = s_now(cs);
-    c->rl_tokens += (now - c->rl_ms) * n;
-    c->rl_ms = now;
-    if (c->rl_tokens > cap)
-        c->rl_tokens = cap;
-    if (c->rl_tokens >= 1000) {
-        c->rl_tokens -= 1000;
-        c->rl_refused = 0;
-        return 1;
-    }
-    if (++c->rl_refused >= 3 * n) {
+    int r = rate_take(&c->rl, cs->opt->rate_limit, s_now(cs));
+    if (r == RATE_ABUSE) {
         metrics_inc(M_CLOSE_RATE);
         conn_close(cs, c, 1008, "rate limit abuse");
     }
-    return 0;
+    return r == RATE_OK;
 }
 
 static void
 s_ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *ud)
 {
     conn_t *c = ud;
-    conns_t *cs = s_set;
+    conns_t *cs = conn__set;
     (void)ctx;
     switch (arg->opcode) {
     case WSLAY_TEXT_FRAME:
@@ -207,7 +156,7 @@ s_ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *
     case WSLAY_CONNECTION_CLOSE:
         if (c->state < CONN_CLOSING) {
             c->state = CONN_CLOSING;    /* wslay queued the echo already */
-            s_set_timer(cs, c, TL_LINGER);
+            conn__set_timer(cs, c, TL_LINGER);
             s_left_session(cs, c);
         }
         break;
@@ -235,84 +184,6 @@ s_ws_ensure(conns_t *cs, conn_t *c)
     return 0;
 }
 
-/* ---- the set -------------------------------------------------------- */
-
-conns_t *
-conns_new(int epfd, int cap, const options_t *opt, const int64_t *now, const conn_events_t *ev)
-{
-    conns_t *cs = calloc(1, sizeof *cs);
-    if (!cs)
-        return NULL;
-    cs->epfd = epfd;
-    cs->opt = opt;
-    cs->now = now;
-    cs->ev = *ev;
-    cs->cap = cap;
-    for (int i = 0; i < TL_COUNT; i++)
-        list_init(&cs->timers[i]);
-    list_init(&cs->dirty);
-    list_init(&cs->reap);
-    cs->by_fd = calloc((size_t)cap, sizeof *cs->by_fd);
-    cs->rbuf = malloc(RBUF_LEN);
-    if (!cs->by_fd || !cs->rbuf) {
-        conns_destroy(&cs);
-        return NULL;
-    }
-    s_set = cs;
-    return cs;
-}
-
-void
-conns_destroy(conns_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    conns_t *cs = *self_p;
-    for (int fd = 0; cs->by_fd && fd < cs->cap; fd++)
-        if (cs->by_fd[fd])
-            conn_drop(cs, cs->by_fd[fd]);
-    conns_reap(cs);
-    free(cs->by_fd);
-    free(cs->rbuf);
-    free(cs->settle);
-    if (cs->encoder)
-        wslay_event_context_free(cs->encoder);
-    buf_free(&cs->wire);
-    if (s_set == cs)
-        s_set = NULL;
-    free(cs);
-    *self_p = NULL;
-}
-
-int
-conns_count(const conns_t *self)
-{
-    return self->count;
-}
-
-conn_t *
-conns_get(conns_t *self, int fd)
-{
-    return fd >= 0 && fd < self->cap ? self->by_fd[fd] : NULL;
-}
-
-conn_t *
-conns_lookup(conns_t *self, int fd, uint32_t gen)
-{
-    conn_t *c = conns_get(self, fd);
-    return (c && c->gen == gen && c->state != CONN_DEAD) ? c : NULL;
-}
-
-void
-conns_close_all(conns_t *self, uint16_t code, const char *reason)
-{
-    for (int fd = 0; fd < self->cap; fd++) {
-        conn_t *c = self->by_fd[fd];
-        if (c && c->state != CONN_DEAD)
-            conn_close(self, c, code, reason);
-    }
-}
-
 /* ---- lifecycle ------------------------------------------------------ */
 
 conn_t *
@@ -330,8 +201,7 @@ conn_accept(conns_t *cs, int fd)
     c->fd = fd;
     c->gen = ++cs->gen;
     c->state = CONN_HANDSHAKE;
-    c->rl_ms = s_now(cs);
-    c->rl_tokens = 2LL * cs->opt->rate_limit * 1000;
+    rate_init(&c->rl, cs->opt->rate_limit, s_now(cs));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct epoll_event ev = {
@@ -346,7 +216,7 @@ conn_accept(conns_t *cs, int fd)
     }
     cs->by_fd[fd] = c;
     cs->count++;
-    s_set_timer(cs, c, TL_HANDSHAKE);
+    conn__set_timer(cs, c, TL_HANDSHAKE);
     metrics_inc(M_CONNECTIONS);
     return c;
 }
@@ -393,72 +263,18 @@ conns_settle(conns_t *cs)
     cs->nsettle = 0;
 }
 
-void
-conns_reap(conns_t *cs)
-{
-    conns_settle(cs);                   /* every session hears of its end first */
-    while (!list_empty(&cs->reap)) {
-        conn_t *c = list_entry(cs->reap.next, conn_t, dlink);
-        list_unlink(&c->dlink);
-        close(c->fd);                   /* also leaves epoll */
-        cs->by_fd[c->fd] = NULL;
-        cs->count--;
-        metrics_dec(M_CONNECTIONS);
-        handshake_destroy(&c->hs);
-        free(c->early);
-        if (c->ws)
-            wslay_event_context_free(c->ws);
-        buf_free(&c->out);
-        free(c);
-    }
-}
-
 /* ---- output --------------------------------------------------------- */
 
-/* The set's encoder: a server wslay context that never sees a close, so it
- * keeps no per-connection state; its send callback appends to enc_out.
- * Server frames are unmasked, identical for every recipient. */
-static ssize_t
-s_enc_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *ud)
+int
+conn__encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
 {
-    conns_t *cs = ud;
-    (void)flags;
-    if (buf_append(cs->enc_out, data, len) < 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
-        return -1;
-    }
-    return (ssize_t)len;
-}
-
-static ssize_t
-s_enc_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
-{
-    (void)buf; (void)len; (void)flags; (void)ud;
-    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    return -1;
-}
-
-static int
-s_encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
-{
-    static const struct wslay_event_callbacks cb = { .recv_callback = s_enc_recv,
-                                                     .send_callback = s_enc_send };
-    if (!cs->encoder && wslay_event_context_server_init(
-                            (wslay_event_context_ptr *)&cs->encoder, &cb, cs) != 0) {
-        cs->encoder = NULL;
-        return -1;
-    }
-    struct wslay_event_msg m = { opcode, (const uint8_t *)p, n };
-    cs->enc_out = out;
-    int rc = wslay_event_queue_msg(cs->encoder, &m) || wslay_event_send(cs->encoder);
-    cs->enc_out = NULL;
-    return rc ? -1 : 0;
+    return wsenc_frame(&cs->enc, out, opcode, p, n);
 }
 
 int
 conns_frame(conns_t *cs, buf_t *out, const char *p, size_t n)
 {
-    return s_encode(cs, out, WSLAY_TEXT_FRAME, p, n);
+    return conn__encode(cs, out, WSLAY_TEXT_FRAME, p, n);
 }
 
 /* Slow consumer: free the queue now (keep only the rest of a frame the
@@ -472,7 +288,7 @@ s_too_slow(conns_t *cs, conn_t *c)
     metrics_inc(M_CLOSE_SLOW);
     conn_close(cs, c, 4008, "too slow");
     if (c->state == CONN_CLOSING)
-        s_set_timer(cs, c, TL_SLOW);
+        conn__set_timer(cs, c, TL_SLOW);
 }
 
 int
@@ -487,7 +303,7 @@ conn_send_frame(conns_t *cs, conn_t *c, const char *frame, size_t n)
     if (buf_append(&c->out, frame, n) < 0)
         return -1;
     metrics_inc(M_FRAMES_OUT);
-    s_mark_dirty(cs, c);
+    conn__mark_dirty(cs, c);
     return 0;
 }
 
@@ -497,7 +313,7 @@ conn_send_text(conns_t *cs, conn_t *c, const char *p, size_t n)
     if (c->state != CONN_OPEN)
         return -1;
     cs->wire.len = 0;
-    if (s_encode(cs, &cs->wire, WSLAY_TEXT_FRAME, p, n) < 0)
+    if (conn__encode(cs, &cs->wire, WSLAY_TEXT_FRAME, p, n) < 0)
         return -1;
     return conn_send_frame(cs, c, cs->wire.data, cs->wire.len);
 }
@@ -513,14 +329,14 @@ conn_close(conns_t *cs, conn_t *c, uint16_t code, const char *reason)
         return;
     c->state = CONN_CLOSING;
     s_left_session(cs, c);
-    s_set_timer(cs, c, TL_LINGER);
+    conn__set_timer(cs, c, TL_LINGER);
     if (s_ws_ensure(cs, c) < 0
         || wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, strlen(reason)) != 0
         || wslay_event_send(c->ws) != 0) {
         conn_drop(cs, c);
         return;
     }
-    s_mark_dirty(cs, c);
+    conn__mark_dirty(cs, c);
 }
 
 /* Bytes the socket took: advance over whole frames so out_partial always
@@ -639,7 +455,7 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
                   wslay_event_get_status_code_sent(c->ws));
         c->state = CONN_CLOSING;
         s_left_session(cs, c);
-        s_set_timer(cs, c, TL_LINGER);
+        conn__set_timer(cs, c, TL_LINGER);
     }
     /* wslay queues a pong per ping, in its own queue until the flush: a
      * client that floods pings and never reads is a slow consumer like
@@ -650,7 +466,7 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
     if (c->state == CONN_DEAD)
         return;
     if (wslay_event_want_write(c->ws) || c->state == CONN_CLOSING)
-        s_mark_dirty(cs, c);            /* flush decides when TCP closes */
+        conn__mark_dirty(cs, c);            /* flush decides when TCP closes */
 }
 
 static void
@@ -682,8 +498,8 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
     }
     c->out_partial = rn;
     c->state = CONN_PENDING;
-    s_set_timer(cs, c, TL_PENDING);
-    s_mark_dirty(cs, c);
+    conn__set_timer(cs, c, TL_PENDING);
+    conn__mark_dirty(cs, c);
     if (used < n) {
         /* Frames that came in the same read as the head: kept raw and fed
          * once the session is open, in order, like later ones. */
@@ -714,7 +530,7 @@ s_read(conns_t *cs, conn_t *c)
                 continue;
             }
             if (c->tl == TL_IDLE || c->tl == TL_PING)
-                s_set_timer(cs, c, TL_IDLE);
+                conn__set_timer(cs, c, TL_IDLE);
             s_feed(cs, c, (const uint8_t *)cs->rbuf, (size_t)n);
             continue;
         }
@@ -733,7 +549,7 @@ conn_on_ready(conns_t *cs, conn_t *c, uint32_t events)
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         s_read(cs, c);
     if (c->state != CONN_DEAD && (events & EPOLLOUT) && c->out.len > 0)
-        s_mark_dirty(cs, c);
+        conn__mark_dirty(cs, c);
 }
 
 void
@@ -742,42 +558,9 @@ conn_open(conns_t *cs, conn_t *c, const char *welcome, size_t n)
     if (c->state != CONN_PENDING)
         return;
     c->state = CONN_OPEN;
-    s_set_timer(cs, c, TL_IDLE);
-    if (conn_send_text(cs, c, welcome, n) < 0 || s_settle_later(cs, c) < 0) {
+    conn__set_timer(cs, c, TL_IDLE);
+    if (conn_send_text(cs, c, welcome, n) < 0 || conn__settle_later(cs, c) < 0) {
         conn_drop(cs, c);
         return;
-    }
-}
-
-void
-conns_timers(conns_t *cs)
-{
-    int64_t now = s_now(cs);
-    for (int tl = 0; tl < TL_COUNT; tl++) {
-        link_t *h = &cs->timers[tl];
-        while (!list_empty(h)) {
-            conn_t *c = list_entry(h->next, conn_t, tlink);
-            if (c->t_ms + s_timeout[tl] > now)
-                break;
-            switch (tl) {
-            case TL_PENDING:
-                log_info("connection %d: session not live in time, closing 1013", c->fd);
-                conn_close(cs, c, 1013, "try again later");
-                break;
-            case TL_IDLE:
-                cs->wire.len = 0;
-                if (s_encode(cs, &cs->wire, WSLAY_PING, NULL, 0) == 0
-                    && c->out.len + cs->wire.len <= cs->opt->max_outbound
-                    && buf_append(&c->out, cs->wire.data, cs->wire.len) == 0)
-                    s_mark_dirty(cs, c);
-                s_set_timer(cs, c, TL_PING);
-                break;
-            default:                    /* handshake, ping, linger, slow */
-                conn_drop(cs, c);
-                break;
-            }
-            if (c->state != CONN_DEAD && c->tl == tl && h->next == &c->tlink)
-                conn_drop(cs, c);       /* never spin on one entry */
-        }
     }
 }

@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "list.h"
 #include "options.h"
+#include "rate.h"
 #include "wsframe.h"
 
 typedef struct conn conn_t;
@@ -82,10 +83,7 @@ struct conn {
      * wslay context without losing a half-received frame, and catches the
      * protocol errors wslay would answer with a bare TCP close */
     wsf_scan_t          sc;
-    /* rate limit: token bucket, in milli-tokens */
-    int64_t             rl_tokens;
-    int64_t             rl_ms;
-    uint32_t            rl_refused;
+    rate_t              rl;             /* rate limit */
     struct session     *sess;           /* the owner's, set in on_upgrade */
 };
 
