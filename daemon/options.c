@@ -2,13 +2,14 @@
  * and --help, so the three can never disagree. */
 #include "options.h"
 
-#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "version.h"
 
 typedef int (*opt_set_fn)(options_t *o, const char *v);
@@ -87,8 +88,13 @@ s_sessions(options_t *o, const char *v)
 }
 static int s_api_listen(options_t *o, const char *v)
 { return (!strcmp(v, "off") || s_addr_ok(v)) ? s_copy(o->api_listen, sizeof o->api_listen, v) : -1; }
-static int s_api_key(options_t *o, const char *v)
-{ return access(v, R_OK) == 0 ? s_copy(o->api_key_file, sizeof o->api_key_file, v) : -1; }
+static int
+s_api_key(options_t *o, const char *v)
+{
+    char why[128];
+    return options_check_key_file(v, why, sizeof why) == 0
+           ? s_copy(o->api_key_file, sizeof o->api_key_file, v) : -1;
+}
 static int
 s_bool(int *dst, const char *v)
 {
@@ -104,6 +110,8 @@ static int s_rate(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 0, 10000000, &n)) return -1; o->rate_limit = (int)n; return 0; }
 static int s_max_out(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 4096, 1LL << 30, &n)) return -1; o->max_outbound = (size_t)n; return 0; }
+static int s_bus_hwm(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 1, 100000000, &n)) return -1; o->bus_hwm = (int)n; return 0; }
 static int s_shutdown(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 1, 3600, &n)) return -1; o->shutdown_timeout = (int)n; return 0; }
 static int s_config(options_t *o, const char *v) { return s_copy(o->config, sizeof o->config, v); }
@@ -123,6 +131,7 @@ static const opt_def_t s_opts[] = {
     { "max-groups", 1, s_max_groups, "N", "groups per session (default 256)" },
     { "rate-limit", 1, s_rate, "N", "messages/s per connection, bursts of 2N, 0 = off (default 1000)" },
     { "max-outbound", 1, s_max_out, "BYTES", "outbound queue per connection before close 4008 (default 1048576)" },
+    { "bus-hwm", 1, s_bus_hwm, "N", "messages ZeroMQ queues per peer on the bus (default 100000)" },
     { "shutdown-timeout", 1, s_shutdown, "SEC", "graceful stop deadline (default 10)" },
     { "config", 1, s_config, "FILE", "read options from FILE (name = value lines)" },
     { "verbose", 2, s_verbose, NULL, NULL },    /* -v; "verbose = N" in a config file */
@@ -159,6 +168,7 @@ s_defaults(options_t *o)
     o->rate_limit = 1000;
     o->max_outbound = 1048576;
     o->shutdown_timeout = 10;
+    o->bus_hwm = 100000;
 }
 
 static void
@@ -188,62 +198,80 @@ s_find(const char *name, size_t *idx)
     return NULL;
 }
 
-/* Apply the config file; lines set in cli_mask (from the command line) are
- * parsed but not applied, so flags win. Returns OPT_RUN or OPT_USAGE. */
+/* One entry of the config file (config.h did the syntax): known, has the
+ * value it needs, and the value is valid. Lines set on the command line
+ * (cli_mask) are checked but not applied, so flags win. */
+typedef struct {
+    options_t          *o;
+    const char         *path;
+    unsigned long long  cli_mask;
+} file_ctx_t;
+
+static int
+s_file_entry(void *arg, const config_entry_t *e)
+{
+    file_ctx_t *f = arg;
+    size_t idx;
+    const opt_def_t *d = s_find(e->name, &idx);
+    if (!d || !strcmp(e->name, "config")) {
+        fprintf(stderr, "zwsd: %s:%d: unknown option '%s'\n", f->path, e->line, e->name);
+        return -1;
+    }
+    if (d->has_arg == 1 && (!e->value || !*e->value)) {
+        fprintf(stderr, "zwsd: %s:%d: option '%s' needs a value\n", f->path, e->line, e->name);
+        return -1;
+    }
+    /* validated even when the command line overrides it: a bad value
+     * anywhere is an error */
+    options_t tmp = *f->o;
+    if (d->set(&tmp, e->value) < 0) {
+        fprintf(stderr, "zwsd: %s:%d: invalid value '%s' for option '%s'\n", f->path, e->line,
+                e->value ? e->value : "", e->name);
+        return -1;
+    }
+    if (!(f->cli_mask & (1ULL << idx)))
+        *f->o = tmp;
+    return 0;
+}
+
+/* Apply the config file at path. Returns OPT_RUN, or OPT_USAGE after one
+ * line on stderr naming the file, the line and the option. */
 static int
 s_load_file(options_t *o, const char *path, unsigned long long cli_mask)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    file_ctx_t ctx = { o, path, cli_mask };
+    config_t *cfg = NULL;
+    int rc = OPT_USAGE, fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         fprintf(stderr, "zwsd: --config %s: %s\n", path, strerror(errno));
         return OPT_USAGE;
     }
-    char line[1024];
-    int lineno = 0, rc = OPT_RUN;
-    while (rc == OPT_RUN && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *p = line, *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        while (isspace((unsigned char)*p))
-            p++;
-        char *end = p + strlen(p);
-        while (end > p && isspace((unsigned char)end[-1]))
-            *--end = '\0';
-        if (!*p)
-            continue;
-        char *eq = strchr(p, '='), *val = NULL;
-        if (eq) {
-            val = eq + 1;
-            char *k = eq;
-            while (k > p && isspace((unsigned char)k[-1]))
-                k--;
-            *k = '\0';
-            while (isspace((unsigned char)*val))
-                val++;
-        }
-        size_t idx;
-        const opt_def_t *d = s_find(p, &idx);
-        if (!d || !strcmp(p, "config")) {
-            fprintf(stderr, "zwsd: %s:%d: unknown option '%s'\n", path, lineno, p);
-            rc = OPT_USAGE;
-        } else if ((d->has_arg == 1 && (!val || !*val))) {
-            fprintf(stderr, "zwsd: %s:%d: option '%s' needs a value\n", path, lineno, p);
-            rc = OPT_USAGE;
-        } else {
-            /* validated even when the command line overrides it: a bad
-             * value anywhere is an error */
-            options_t tmp = *o;
-            if (d->set(&tmp, val) < 0) {
-                fprintf(stderr, "zwsd: %s:%d: invalid value '%s' for option '%s'\n",
-                        path, lineno, val ? val : "", p);
-                rc = OPT_USAGE;
-            } else if (!(cli_mask & (1ULL << idx))) {
-                *o = tmp;
-            }
-        }
+    if (!(cfg = config_new(s_file_entry, &ctx))) {
+        fprintf(stderr, "zwsd: --config %s: %s\n", path, strerror(errno));
+        goto done;
     }
-    fclose(f);
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "zwsd: --config %s: %s\n", path, strerror(errno));
+            goto done;
+        }
+        if (config_feed(cfg, chunk, (size_t)n) < 0)
+            goto syntax;
+    }
+    if (config_end(cfg) < 0)
+        goto syntax;
+    rc = OPT_RUN;
+    goto done;
+syntax:
+    if (config_error(cfg))      /* else s_file_entry said what */
+        fprintf(stderr, "zwsd: %s:%d: %s\n", path, config_line(cfg), config_error(cfg));
+done:
+    config_destroy(&cfg);
+    close(fd);
     return rc;
 }
 
@@ -254,11 +282,19 @@ static struct {
 } s_cli[256];
 static size_t s_ncli;
 
-static void
+/* Validated when parsed, but a value naming a file (--api-key-file) may
+ * have gone bad since: then it is an error, never silently the default
+ * (that would turn the API key off on a reload). OPT_RUN or OPT_USAGE. */
+static int
 s_apply_cli(options_t *o)
 {
     for (size_t i = 0; i < s_ncli; i++)
-        s_cli[i].def->set(o, s_cli[i].val);     /* validated when parsed */
+        if (s_cli[i].def->set(o, s_cli[i].val) < 0) {
+            fprintf(stderr, "zwsd: invalid value '%s' for option --%s\n",
+                    s_cli[i].val ? s_cli[i].val : "", s_cli[i].def->name);
+            return OPT_USAGE;
+        }
+    return OPT_RUN;
 }
 
 int
@@ -332,7 +368,8 @@ options_load(options_t *o, int argc, char **argv)
         if (s_load_file(o, o->config, mask) != OPT_RUN)
             return OPT_USAGE;
     }
-    s_apply_cli(o);
+    if (s_apply_cli(o) != OPT_RUN)
+        return OPT_USAGE;
     o->from_cli = mask;
     s_default_runtime(o);
     return OPT_RUN;
@@ -346,7 +383,8 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
     strcpy(fresh.config, cur->config);
     if (cur->config[0] && s_load_file(&fresh, cur->config, cur->from_cli) != OPT_RUN)
         return OPT_USAGE;
-    s_apply_cli(&fresh);
+    if (s_apply_cli(&fresh) != OPT_RUN)
+        return OPT_USAGE;
     s_default_runtime(&fresh);
     if (restart && len) {
         restart[0] = '\0';
@@ -356,6 +394,7 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
             { "broker", strcmp(fresh.broker_pub, cur->broker_pub) || strcmp(fresh.broker_sub, cur->broker_sub) },
             { "runtime-dir", strcmp(fresh.runtime_dir, cur->runtime_dir) != 0 },
             { "api-listen", strcmp(fresh.api_listen, cur->api_listen) != 0 },
+            { "bus-hwm", fresh.bus_hwm != cur->bus_hwm },
         };
         for (size_t i = 0; i < sizeof r / sizeof *r; i++)
             if (r[i].differs) {
@@ -370,6 +409,7 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
     memcpy(fresh.broker_sub, cur->broker_sub, sizeof fresh.broker_sub);
     memcpy(fresh.runtime_dir, cur->runtime_dir, sizeof fresh.runtime_dir);
     memcpy(fresh.api_listen, cur->api_listen, sizeof fresh.api_listen);
+    fresh.bus_hwm = cur->bus_hwm;
     fresh.from_cli = cur->from_cli;
     *next = fresh;
     return OPT_RUN;
@@ -385,4 +425,42 @@ options_endpoints(const options_t *o, char *pub, char *sub, size_t len)
         snprintf(pub, len, "ipc://%s/pub", o->runtime_dir);
         snprintf(sub, len, "ipc://%s/sub", o->runtime_dir);
     }
+}
+
+int
+options_check_key_file(const char *path, char *why, size_t len)
+{
+    char buf[OPTIONS_KEY_MAX + 3];      /* the key, CR LF, one byte too many */
+    size_t n = 0;
+    ssize_t r = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, len, "%s", strerror(errno));
+        return -1;
+    }
+    while (n < sizeof buf) {
+        if ((r = read(fd, buf + n, sizeof buf - n)) > 0)
+            n += (size_t)r;
+        else if (r == 0 || errno != EINTR)
+            break;
+    }
+    int rc = -1;
+    /* as the API reads it (api.c): one trailing LF, then one CR, are not
+     * part of the key */
+    size_t k = n;
+    if (k > 0 && buf[k - 1] == '\n')
+        k--;
+    if (k > 0 && buf[k - 1] == '\r')
+        k--;
+    if (r < 0)
+        snprintf(why, len, "%s", strerror(errno));
+    else if (n == sizeof buf || k > OPTIONS_KEY_MAX)
+        snprintf(why, len, "longer than %d bytes", OPTIONS_KEY_MAX);
+    else if (k == 0)
+        snprintf(why, len, "empty");
+    else
+        rc = 0;
+    explicit_bzero(buf, sizeof buf);    /* a secret: no copy left on the stack */
+    close(fd);
+    return rc;
 }

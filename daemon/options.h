@@ -4,8 +4,10 @@
  * fills o from defaults, then the --config file (if any), then the command
  * line, which wins. It returns OPT_RUN, OPT_EXIT (help or version printed),
  * or OPT_USAGE after printing one line naming the bad option to stderr (the
- * caller exits 2, nothing started). options_reload() re-reads the config
- * file for SIGHUP into a fresh copy, keeping command-line values. */
+ * caller exits 2, nothing started). The config file's syntax is config.c's;
+ * the meaning of each name is here. options_reload() re-reads the config
+ * file for SIGHUP into a fresh copy, keeping command-line values; only the
+ * supervisor calls it, and hands the result to the workers (status.h). */
 #ifndef ZWSD_OPTIONS_H
 #define ZWSD_OPTIONS_H
 
@@ -30,6 +32,8 @@ typedef struct {
     int    rate_limit;              /* --rate-limit N (0 = off) */
     size_t max_outbound;            /* --max-outbound BYTES */
     int    shutdown_timeout;        /* --shutdown-timeout SEC */
+    int    bus_hwm;                 /* --bus-hwm N: messages ZeroMQ queues per
+                                     * peer on the bus (restart only) */
     char   config[PATH_MAX];        /* --config FILE */
     int    verbose;                 /* -v, repeatable */
     /* which options came from the command line (bit per option index) */
@@ -43,5 +47,13 @@ int  options_reload(const options_t *cur, options_t *next, char *restart, size_t
 void options_usage(FILE *out);
 /* Derived endpoints: the broker's, or the embedded ones under runtime_dir. */
 void options_endpoints(const options_t *o, char *pub, char *sub, size_t len);
+
+/* Is path a usable --api-key-file: readable, and a key of 1 to
+ * OPTIONS_KEY_MAX bytes once one trailing LF (or CR LF) is dropped, as the
+ * API reads it? Checked when the option is parsed, and again by each
+ * worker at its start, since the file may have changed since (a failure
+ * there is a configuration error: exit 2). 0, or -1 with why filled. */
+#define OPTIONS_KEY_MAX 4096
+int  options_check_key_file(const char *path, char *why, size_t len);
 
 #endif

@@ -40,6 +40,7 @@ typedef struct {
     int64_t  started;
     int64_t  respawn_at;        /* 0: none scheduled */
     int64_t  backoff;
+    int      opt_pending;       /* reloaded settings not sent yet (queue full) */
 } child_t;
 
 typedef struct {
@@ -47,6 +48,7 @@ typedef struct {
     pid_t      pid;             /* the supervisor's, for children to check */
     char       pub[256], sub[256];
     int        epfd, sfd;
+    int        lock_fd;         /* runtime lock (runtime.h) */
     int       *listen_fds;      /* per slot */
     int       *api_fds;         /* per slot, or NULL when --api-listen off */
     child_t    broker;
@@ -60,7 +62,35 @@ typedef struct {
     uint64_t   watchdog_usec;
     int64_t    next_watchdog, next_status;
     int        exit_code;
+    int        config_error;    /* a child exited 2: stop, then exit 2 */
 } sup_t;
+
+static void s_begin_stop(sup_t *s);
+
+/* In a child, right after fork: close every fd of the supervisor's that
+ * this child does not own. A fork without exec keeps them all (O_CLOEXEC
+ * acts at exec only): a child would hold the runtime lock, so that after
+ * kill -9 of the supervisor a new zwsd could not take it while orphans
+ * live, and its siblings' status sockets and listeners. A worker keeps its
+ * own slot's listener, API listener and status fd; the broker keeps none. */
+static void
+s_close_inherited(sup_t *s, child_t *ch)
+{
+    close(s->epfd);
+    close(s->sfd);
+    close(s->lock_fd);
+    for (int i = 0; i < s->opt->workers; i++) {
+        child_t *peers[2] = { &s->workers[i], s->old ? &s->old[i] : NULL };
+        for (int g = 0; g < 2; g++)
+            if (peers[g] && peers[g] != ch && peers[g]->status_fd >= 0)
+                close(peers[g]->status_fd);
+        if (ch->role == ROLE_WORKER && i == ch->slot)
+            continue;
+        close(s->listen_fds[i]);
+        if (s->api_fds)
+            close(s->api_fds[i]);
+    }
+}
 
 static void
 s_child_exec(sup_t *s, child_t *ch)
@@ -69,8 +99,10 @@ s_child_exec(sup_t *s, child_t *ch)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    close(s->epfd);
-    close(s->sfd);
+    /* the supervisor alone reads the config file and hands the result down
+     * (status.h): a SIGHUP to the process group must not stop a child */
+    signal(SIGHUP, SIG_IGN);
+    s_close_inherited(s, ch);
     /* never outlive the supervisor, even one killed with SIGKILL; if it
      * died before prctl took effect, we are already orphaned: leave */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -79,14 +111,9 @@ s_child_exec(sup_t *s, child_t *ch)
     if (ch->role == ROLE_BROKER) {
         prctl(PR_SET_NAME, "zwsd-broker");
         log_set_role("zwsd-broker");
-        for (int i = 0; i < s->opt->workers; i++) {
-            close(s->listen_fds[i]);
-            if (s->api_fds)
-                close(s->api_fds[i]);
-        }
         /* a respawned broker warms up: workers are replaying subscriptions */
         exit(broker_run(s->pub, s->sub, s->broker_starts > 1 ? BROKER_WARMUP_MS : 0,
-                        BROKER_HWM_DEFAULT));
+                        s->opt->bus_hwm));
     }
     prctl(PR_SET_NAME, "zwsd-worker");
     log_set_role("zwsd-worker");
@@ -98,12 +125,14 @@ s_child_exec(sup_t *s, child_t *ch)
     cfg.opt = *s->opt;
     snprintf(cfg.pub_ep, sizeof cfg.pub_ep, "%s", s->pub);
     snprintf(cfg.sub_ep, sizeof cfg.sub_ep, "%s", s->sub);
-    for (int i = 0; i < s->opt->workers; i++)
-        if (i != ch->slot) {
-            close(s->listen_fds[i]);
-            if (s->api_fds)
-                close(s->api_fds[i]);
-        }
+    char why[128];
+    if (cfg.api_fd >= 0 && cfg.opt.api_key_file[0]
+        && options_check_key_file(cfg.opt.api_key_file, why, sizeof why) < 0) {
+        /* it was fine when the options were parsed, and has changed since:
+         * a configuration error (exit 2), which is not respawned */
+        log_errx("--api-key-file %s: %s", cfg.opt.api_key_file, why);
+        exit(2);
+    }
     exit(worker_run(&cfg));
 }
 
@@ -111,11 +140,9 @@ static int
 s_spawn(sup_t *s, child_t *ch)
 {
     int sp[2] = { -1, -1 };
-    if (ch->role == ROLE_WORKER) {
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-            log_err("socketpair");
-            return -1;
-        }
+    if (ch->role == ROLE_WORKER && status_pair(sp) < 0) {
+        log_err("socketpair");
+        return -1;
     }
     if (ch->role == ROLE_BROKER)
         s->broker_starts++;
@@ -138,6 +165,7 @@ s_spawn(sup_t *s, child_t *ch)
     ch->pid = pid;
     ch->started = clock_now_ms();
     ch->respawn_at = 0;
+    ch->opt_pending = 0;                    /* forked with the current settings */
     ch->ready = ch->role == ROLE_BROKER;
     if (sp[0] >= 0) {
         close(sp[1]);
@@ -181,6 +209,15 @@ s_reaped(sup_t *s, pid_t pid, int status)
     ch->ready = 0;
     if (s->stopping || is_old) {
         log_info("%s %d (pid %d) exited", what, ch->slot, (int)pid);
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        /* nginx's rule: exit 2 is a configuration error; a respawned child
+         * would meet it again, forever. Stop the rest gracefully, exit 2. */
+        log_errx("%s %d (pid %d) exited with status 2 (configuration error); not respawning, "
+                 "stopping", what, ch->slot, (int)pid);
+        s->config_error = 1;
+        s_begin_stop(s);
         return;
     }
     if (WIFSIGNALED(status))
@@ -240,6 +277,37 @@ s_begin_stop(sup_t *s)
     s_signal_all(s, SIGTERM, 0);            /* the broker last: workers flush */
 }
 
+/* Hands the current settings to one worker. A full queue (EAGAIN) is
+ * retried from s_tick(); a worker that is gone needs nothing: its successor
+ * is forked with the current settings. */
+static void
+s_push_options(sup_t *s, child_t *ch)
+{
+    ch->opt_pending = 0;
+    if (!ch->pid || ch->status_fd < 0)
+        return;
+    if (status_send_options(ch->status_fd, s->opt) == 0)
+        return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        ch->opt_pending = 1;
+    else if (errno != EPIPE && errno != ECONNRESET && errno != ECONNREFUSED)
+        log_warn("reload: cannot send the settings to worker %d (pid %d)", ch->slot,
+                 (int)ch->pid);
+}
+
+static void
+s_push_options_all(sup_t *s, int pending_only)
+{
+    for (int i = 0; i < s->opt->workers; i++) {
+        child_t *peers[2] = { &s->workers[i], s->old ? &s->old[i] : NULL };
+        for (int g = 0; g < 2; g++)
+            if (peers[g] && (!pending_only || peers[g]->opt_pending))
+                s_push_options(s, peers[g]);
+    }
+}
+
+/* SIGHUP: the config file is read here, once, and the result sent to every
+ * worker (status.h), so no two processes can read different versions. */
 static void
 s_reload(sup_t *s)
 {
@@ -247,14 +315,14 @@ s_reload(sup_t *s)
     char restart[256];
     sd_notify(0, "RELOADING=1");
     if (options_reload(s->opt, &next, restart, sizeof restart) != OPT_RUN) {
-        log_warnx("reload: the config file has errors; nothing changed");
+        log_warnx("reload: invalid settings (see above); nothing changed");
     } else {
         *s->opt = next;
         log_set_verbosity(next.verbose);
         log_info("reloaded %s", s->opt->config[0] ? s->opt->config : "(no config file)");
         if (restart[0])
             log_warnx("reload: changed settings that need a restart: %s", restart);
-        s_signal_all(s, SIGHUP, 0);         /* workers re-read the file too */
+        s_push_options_all(s, 0);
     }
     if (s->announced)                       /* else READY=1 comes with the workers */
         sd_notify(0, "READY=1");
@@ -276,10 +344,11 @@ s_rotate(sup_t *s)
         return;
     }
     s->gen++;
-    for (int i = 0; i < s->opt->workers; i++) {
+    /* all slots first: a child closes every other slot's status fd */
+    for (int i = 0; i < s->opt->workers; i++)
         s->workers[i] = (child_t){ .role = ROLE_WORKER, .slot = i, .gen = s->gen, .status_fd = -1 };
+    for (int i = 0; i < s->opt->workers; i++)
         s_spawn(s, &s->workers[i]);
-    }
 }
 
 static void
@@ -333,6 +402,7 @@ s_tick(sup_t *s)
                 s_spawn(s, ch);
         }
     }
+    s_push_options_all(s, 1);
     if (s->old) {
         int left = 0;
         for (int i = 0; i < s->opt->workers; i++)
@@ -374,16 +444,17 @@ supervisor_run(options_t *opt)
     s.opt = opt;
     s.pid = getpid();
     s.exit_code = 1;
-    int lock_fd = -1, embedded = opt->broker_pub[0] == '\0';
+    s.lock_fd = -1;
+    int embedded = opt->broker_pub[0] == '\0';
     options_endpoints(opt, s.pub, s.sub, sizeof s.pub);
-    log_info("zwsd starting: listen %s, %d workers, api %s, %s broker %s %s",
+    log_info("zwsd starting: listen %s, %d workers, api %s, %s broker %s %s, bus hwm %d",
              opt->listen, opt->workers, opt->api_listen, embedded ? "embedded" : "external",
-             s.pub, s.sub);
+             s.pub, s.sub, opt->bus_hwm);
     log_info("auth off: no JWT secret configured; any userId may connect");
     s_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
 
-    if ((lock_fd = runtime_lock(opt->runtime_dir, embedded)) < 0)
+    if ((s.lock_fd = runtime_lock(opt->runtime_dir, embedded)) < 0)
         return 1;
     s.listen_fds = calloc((size_t)opt->workers, sizeof *s.listen_fds);
     s.workers = calloc((size_t)opt->workers, sizeof *s.workers);
@@ -416,14 +487,15 @@ supervisor_run(options_t *opt)
     if (sd_watchdog_enabled(0, &s.watchdog_usec) <= 0)
         s.watchdog_usec = 0;
 
+    /* every slot before the first fork: a child closes the others' status fds */
     s.broker = (child_t){ .role = ROLE_BROKER, .slot = 0, .status_fd = -1 };
+    for (int i = 0; i < opt->workers; i++)
+        s.workers[i] = (child_t){ .role = ROLE_WORKER, .slot = i, .status_fd = -1 };
     if (embedded && s_spawn(&s, &s.broker) < 0)
         goto done;
-    for (int i = 0; i < opt->workers; i++) {
-        s.workers[i] = (child_t){ .role = ROLE_WORKER, .slot = i, .status_fd = -1 };
+    for (int i = 0; i < opt->workers; i++)
         if (s_spawn(&s, &s.workers[i]) < 0)
             goto done;
-    }
 
     for (;;) {
         struct epoll_event evs[16];
@@ -457,7 +529,7 @@ supervisor_run(options_t *opt)
                 s.broker.respawn_at = -1;   /* marks "TERM sent" */
             }
             if (!s_workers_alive(&s) && !s.broker.pid) {
-                s.exit_code = 0;
+                s.exit_code = s.config_error ? 2 : 0;
                 break;
             }
             if (now >= s.stop_deadline) {
@@ -465,20 +537,20 @@ supervisor_run(options_t *opt)
                 s_signal_all(&s, SIGKILL, 1);
                 while (waitpid(-1, NULL, 0) > 0)
                     ;
-                s.exit_code = 0;
+                s.exit_code = s.config_error ? 2 : 0;
                 break;
             }
         }
     }
     log_info("stopped");
 done:
-    if (s.exit_code != 0) {
+    if (s.exit_code == 1) {
         s_signal_all(&s, SIGKILL, 1);
         while (waitpid(-1, NULL, 0) > 0)
             ;
     }
-    if (lock_fd >= 0)
-        close(lock_fd);
+    if (s.lock_fd >= 0)
+        close(s.lock_fd);
     free(s.listen_fds);
     free(s.api_fds);
     free(s.workers);

@@ -34,12 +34,12 @@
 #define MAX_EVENTS 512
 #define TICK_MS    20
 #define STALL_MS   500      /* a loop turn this long: the process stalled */
-#define BUS_RCVHWM 100000       /* messages queued for this worker in ZeroMQ */
 
 /* epoll data: fds of conns are their own key; the rest are tagged */
 #define TAG_LISTEN (1ULL << 40)
 #define TAG_BUS    (2ULL << 40)
 #define TAG_SIGNAL (3ULL << 40)
+#define TAG_STATUS (6ULL << 40)     /* settings from the supervisor */
 #define TAG_API    WORKER_TAG_API
 #define TAG_APICONN WORKER_TAG_APICONN
 #define TAG_MASK   (0xffULL << 40)
@@ -225,18 +225,24 @@ s_begin_drain(worker_t *w)
              conns_count(w->core->conns), w->opt->shutdown_timeout);
 }
 
+/* The status fd is readable: settings the supervisor sends after SIGHUP
+ * (status.h). It read the config file once for every worker; the worker
+ * never reads it. Each datagram is one reload, applied and logged in
+ * order. If the supervisor's end is gone, the fd leaves epoll (PDEATHSIG
+ * stops this worker). */
 static void
 s_reload(worker_t *w)
 {
-    options_t next;
-    if (options_reload(w->opt, &next, NULL, 0) != OPT_RUN) {
-        log_warnx("reload: config file has errors; keeping the running settings");
-        return;
+    static options_t next;          /* 17 KB: not on the stack */
+    int r;
+    while ((r = status_recv_options(w->cfg->status_fd, &next)) == 1) {
+        *w->opt = next;
+        log_set_verbosity(next.verbose);
+        log_info("reloaded: max-message %zu, rate-limit %d, max-outbound %zu, max-groups %d",
+                 next.max_message, next.rate_limit, next.max_outbound, next.max_groups);
     }
-    *w->opt = next;
-    log_set_verbosity(next.verbose);
-    log_info("reloaded: max-message %zu, rate-limit %d, max-outbound %zu, max-groups %d",
-             next.max_message, next.rate_limit, next.max_outbound, next.max_groups);
+    if (r < 0)
+        epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->status_fd, NULL);
 }
 
 static void
@@ -249,8 +255,7 @@ s_on_signal(worker_t *w, int sfd)
         case SIGINT:
             s_begin_stop(w);
             break;
-        case SIGHUP:
-            s_reload(w);
+        case SIGHUP:                /* the supervisor reloads: see s_reload() */
             break;
         case SIGUSR1:
             s_begin_drain(w);
@@ -292,7 +297,7 @@ s_core_new(worker_t *w, struct core *k)
     snprintf(k->ids.origin, sizeof k->ids.origin, "%016llx", (unsigned long long)rnd);
 
     conn_events_t ev = { s_on_upgrade, s_on_text, s_on_reject, s_on_closed, w };
-    bus_cfg_t bc = { w->cfg->pub_ep, w->cfg->sub_ep, k->ids.origin, &w->now, BUS_RCVHWM,
+    bus_cfg_t bc = { w->cfg->pub_ep, w->cfg->sub_ep, k->ids.origin, &w->now, w->opt->bus_hwm,
                      deliver_on_message, &k->deliver };
     if (!(k->conns = conns_new(w->epfd, w->conns_cap, w->opt, &w->now, &ev))
         || !(k->pending = pending_new()) || !(w->bus = bus_new(&bc))
@@ -375,7 +380,8 @@ worker_run(worker_cfg_t *cfg)
     }
     if (s_epoll_add(&w, cfg->listen_fd, EPOLLIN, TAG_LISTEN) < 0
         || s_epoll_add(&w, bus_fd(w.bus), EPOLLIN | EPOLLET, TAG_BUS) < 0
-        || s_epoll_add(&w, sfd, EPOLLIN, TAG_SIGNAL) < 0) {
+        || s_epoll_add(&w, sfd, EPOLLIN, TAG_SIGNAL) < 0
+        || s_epoll_add(&w, cfg->status_fd, EPOLLIN, TAG_STATUS) < 0) {
         log_err("epoll_ctl");
         goto done;
     }
@@ -400,6 +406,7 @@ worker_run(worker_cfg_t *cfg)
             case TAG_LISTEN: worker_accept(&w, &k.ws_listener); break;
             case TAG_BUS:    break;          /* drained below, every turn */
             case TAG_SIGNAL: s_on_signal(&w, sfd); break;
+            case TAG_STATUS: s_reload(&w); break;
             case TAG_API:    worker_accept(&w, &k.api_listener); break;
             case TAG_APICONN: api_on_ready(&w, (int)(d & 0xffffffffu), ev[i].events); break;
             default: {

@@ -56,7 +56,7 @@ typedef struct acceptor {
 /* What the HTTP API reads of its worker. */
 typedef struct worker {
     worker_cfg_t *cfg;
-    options_t    *opt;              /* live options (SIGHUP may update) */
+    options_t    *opt;              /* live options (the supervisor sends reloads) */
     int           epfd;
     int           stopping;         /* SIGTERM seen: closing every session */
     int           draining;         /* SIGUSR1 (rotation): no new sessions */
