@@ -344,16 +344,7 @@ conn_close(conns_t *cs, conn_t *c, uint16_t code, const char *reason)
 static void
 s_account(conn_t *c, size_t n)
 {
-    size_t pos = 0;
-    while (pos < n) {
-        if (c->out_partial == 0) {
-            const uint8_t *h = (const uint8_t *)c->out.data + pos;
-            c->out_partial = wsf_header_len(h) + (size_t)wsf_payload_len(h);
-        }
-        size_t k = n - pos < c->out_partial ? n - pos : c->out_partial;
-        c->out_partial -= k;
-        pos += k;
-    }
+    c->out_partial = wsf_sent(c->out_partial, (const uint8_t *)c->out.data, c->out.len, n);
 }
 
 static void
@@ -420,19 +411,20 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         conn_drop(cs, c);
         return;
     }
-    size_t bad_at = 0;
+    size_t good;
     if (c->state == CONN_CLOSING && wslay_event_get_close_sent(c->ws)) {
         /* our close is out: nothing the peer sends matters but its close
          * (wslay would queue a pong per ping behind ours, unbounded) */
-        if (wsf_scan(&c->sc, p, n, &bad_at) || c->sc.close_seen)
+        wsf_scan(&c->sc, p, n, &good);
+        if (wsf_close_seen(&c->sc))
             conn_drop(cs, c);
         return;
     }
-    uint16_t bad = wsf_scan(&c->sc, p, n, &bad_at);
-    if (bad)
-        n = bad_at;                     /* wslay gets what came before it */
+    /* The scanner sees the bytes first: wslay gets only those before a
+     * frame that breaks RFC 6455, so the close code is ours (wsframe.h). */
+    uint16_t bad = wsf_scan(&c->sc, p, n, &good);
     c->in = p;
-    c->in_len = n;
+    c->in_len = good;
     int r = wslay_event_recv(c->ws);
     c->in = NULL;
     c->in_len = 0;
@@ -442,13 +434,6 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         conn_drop(cs, c);
         return;
     }
-    if (bad && c->state < CONN_CLOSING) {
-        log_debug("connection %d: protocol error, closing (%u)", c->fd, bad);
-        conn_close(cs, c, bad, "protocol error");
-        if (c->ws)
-            wslay_event_shutdown_read(c->ws);   /* half-close once it is out */
-        return;
-    }
     if (!wslay_event_get_read_enabled(c->ws) && c->state < CONN_CLOSING) {
         /* wslay found a protocol error (1002/1007/1009) and queued a close */
         log_debug("connection %d: protocol error, closing (%u)", c->fd,
@@ -456,6 +441,17 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         c->state = CONN_CLOSING;
         s_left_session(cs, c);
         conn__set_timer(cs, c, TL_LINGER);
+    }
+    if (bad) {
+        /* Fail the connection (RFC 6455 7.1.7): our close with the
+         * scanner's code, unless one is under way already (an error wslay
+         * found before the bad frame keeps its own), and no more reading,
+         * so s_flush half-closes once the close frame is out. */
+        log_debug("connection %d: protocol error, closing (%u)", c->fd, bad);
+        conn_close(cs, c, bad, bad == 1007 ? "invalid UTF-8" : "protocol error");
+        if (c->state == CONN_DEAD)
+            return;
+        wslay_event_shutdown_read(c->ws);
     }
     /* wslay queues a pong per ping, in its own queue until the flush: a
      * client that floods pings and never reads is a slow consumer like

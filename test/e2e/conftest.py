@@ -60,6 +60,10 @@ START_OUTCOME = re.compile(f"{SUPERVISOR_READY.pattern}|{CHILD_DIED.pattern}")
 WORKER_READY = re.compile(r"^<\d>zwsd-worker\[(\d+)\]: (?:.*\s)?worker (\d+) ready\b")
 
 CHILD_COMMS = ("zwsd-worker", "zwsd-broker")
+# A line of a sanitizer report (`make test-asan`: ASan, LSan, UBSan, whose
+# reports read "file.c:12:5: runtime error: ..."): any fails the test.
+SANITIZER_REPORT = re.compile(
+    r"(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:")
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -278,9 +282,7 @@ class Daemon:
             # under `make test-asan` every process reports leaks and memory
             # errors on stderr at exit: any such report fails the test
             with self.cond:
-                san = [l for l in self.lines
-                       if "AddressSanitizer" in l or "LeakSanitizer" in l
-                       or "runtime error:" in l]
+                san = [l for l in self.lines if SANITIZER_REPORT.search(l)]
             if san:
                 problems.append("sanitizer report in the daemon log: " + san[0])
         if self._logf:
@@ -793,10 +795,14 @@ class ExtBroker:
         return self
 
     def kill(self):
+        """SIGKILL; then a sanitizer report in its log fails the caller."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
         if self.proc:
             self.proc.wait()
+            with open(self.log, errors="replace") as f:
+                san = [l.rstrip() for l in f if SANITIZER_REPORT.search(l)]
+            assert not san, f"sanitizer report in {self.log}: {san[0]}"
 
 
 async def chat_offline(ws, receiver, id, limit=2.0):
