@@ -1,12 +1,14 @@
-/* client_json — see client_json.h. Parsing uses jansson; rendering is plain
+/* client_json — see client_json.h. Parsing is jscan: one validating pass
+ * picks the wanted members' spans, msg is kept as written. Rendering is plain
  * concatenation because every server frame is a fixed shape whose variable
  * parts are either validated names or JSON text already. */
 #include "client_json.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "clock.h"
-#include "valid.h"
+#include "jscan.h"
 
 static const char *s_codes[CJ_CODE_COUNT] = {
     [CJ_OK] = "ok", [CJ_BAD_JSON] = "bad_json", [CJ_BAD_REQUEST] = "bad_request",
@@ -25,114 +27,168 @@ cj_code_name(cj_code_t code)
 void
 cj_frame_clear(cj_frame_t *f)
 {
-    json_decref(f->root);
-    free(f->msg);
     memset(f, 0, offsetof(cj_frame_t, users));
-    f->root = NULL;
 }
 
-/* A field that must be a valid name (userId or group); NULL when it is not. */
+/* The fields cj_parse() looks at, in the order of s_fields[]. */
+enum { F_ID, F_TYPE, F_RECEIVER, F_GROUP, F_MSG, F_USERS, F_COUNT };
+
+static const char *const s_fields[F_COUNT] = {
+    [F_ID] = "id", [F_TYPE] = "type", [F_RECEIVER] = "receiver", [F_GROUP] = "group",
+    [F_MSG] = "msg", [F_USERS] = "users",
+};
+
+/* A short string field (id, target, user) into *out: when written without
+ * escapes it points into the text; otherwise it is decoded into the frame's
+ * scratch at *used, which advances. -1 when v is not a string, is longer
+ * than cap bytes once decoded, or decodes to a NUL. */
 static int
-s_name_field(json_t *root, const char *key, cj_str_t *out)
+s_short(cj_frame_t *f, size_t *used, js_span_t v, size_t cap, cj_str_t *out)
 {
-    json_t *v = json_object_get(root, key);
-    if (!json_is_string(v))
+    if (v.type != JS_STRING)
         return -1;
-    out->p = json_string_value(v);
-    out->n = json_string_length(v);
-    return valid_name(out->p, out->n) ? 0 : -1;
+    const char *in = v.p + 1;
+    size_t n = v.n - 2;
+    if (!memchr(in, '\\', n)) {
+        if (n > cap)
+            return -1;
+        out->p = in;
+        out->n = n;
+        return 0;
+    }
+    assert(sizeof f->scratch - *used >= cap);      /* CJ_SCRATCH_MAX counts every field */
+    ssize_t k = js_string(v, f->scratch + *used, cap);
+    if (k < 0)
+        return -1;
+    out->p = f->scratch + *used;
+    out->n = (size_t)k;
+    *used += (size_t)k;
+    return 0;
+}
+
+/* A field that must be a valid name (userId or group). */
+static int
+s_name(cj_frame_t *f, size_t *used, js_span_t v, cj_str_t *out)
+{
+    return s_short(f, used, v, VALID_NAME_MAX, out) == 0 && valid_name(out->p, out->n) ? 0 : -1;
 }
 
 static cj_code_t
-s_take_msg(json_t *root, cj_frame_t *f)
+s_msg(cj_frame_t *f, js_span_t v)
 {
-    json_t *msg = json_object_get(root, "msg");
-    if (!msg)
+    if (v.type == JS_INVALID)
         return CJ_BAD_REQUEST;
-    f->msg = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!f->msg)
-        return CJ_BAD_REQUEST;
-    f->msg_len = strlen(f->msg);
+    f->msg = v.p;
+    f->msg_len = v.n;
     return CJ_OK;
 }
 
+/* users: an array of 1–CJ_PRESENCE_MAX valid names, kept once each in
+ * order. Over the limit is too_many whatever the elements are, so the whole
+ * array is counted even after a bad element. */
+static cj_code_t
+s_users(cj_frame_t *f, size_t *used, js_span_t v)
+{
+    js_iter_t it;
+    js_member_t m;
+    size_t count = 0;
+    int bad = 0, rc;
+    if (v.type != JS_ARRAY || js_open(&it, v.p, v.n) != JS_ARRAY)
+        return CJ_BAD_REQUEST;
+    while ((rc = js_next(&it, &m)) > 0) {
+        if (++count > CJ_PRESENCE_MAX || bad)
+            continue;
+        size_t mark = *used;
+        cj_str_t name;
+        if (s_name(f, used, m.val, &name)) {
+            bad = 1;
+            continue;
+        }
+        size_t j;
+        for (j = 0; j < f->nusers; j++)         /* one answer per user */
+            if (f->users[j].n == name.n && !memcmp(f->users[j].p, name.p, name.n))
+                break;
+        if (j == f->nusers)
+            f->users[f->nusers++] = name;
+        else
+            *used = mark;                       /* a repeat: give its scratch back */
+    }
+    assert(rc == 0);                            /* the whole text was valid */
+    if (count == 0)
+        return CJ_BAD_REQUEST;
+    if (count > CJ_PRESENCE_MAX)
+        return CJ_TOO_MANY;
+    return bad ? CJ_BAD_REQUEST : CJ_OK;
+}
+
+/* The type named by the type field (as a client may write it, escapes and
+ * all), 0 when unknown: "chat\u0000x" and "Chat" are not "chat". */
+static cj_type_t
+s_type(js_span_t v)
+{
+    static const struct {
+        const char *name;
+        size_t      n;
+        cj_type_t   type;
+    } types[] = {
+        { "chat", 4, CJ_CHAT },   { "join", 4, CJ_JOIN },           { "leave", 5, CJ_LEAVE },
+        { "group", 5, CJ_GROUP }, { "broadcast", 9, CJ_BROADCAST }, { "presence", 8, CJ_PRESENCE },
+    };
+    char t[9];
+    ssize_t n = js_string(v, t, sizeof t);      /* -1: longer than any type, or a NUL */
+    for (size_t i = 0; n > 0 && i < sizeof types / sizeof *types; i++)
+        if ((size_t)n == types[i].n && !memcmp(t, types[i].name, types[i].n))
+            return types[i].type;
+    return 0;
+}
+
+/* Order of checks, as protocol.md "Frames" wants it: JSON, object, id (an
+ * invalid id is bad_request even for an unknown type), type, then the
+ * type's fields. */
 cj_code_t
 cj_parse(const char *text, size_t len, cj_frame_t *f)
 {
-    json_error_t err;
+    js_field_t fl[F_COUNT];
+    size_t used = 0;
     memset(f, 0, offsetof(cj_frame_t, users));
-    f->root = json_loadb(text, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
-    if (!f->root)
+    for (int i = 0; i < F_COUNT; i++)
+        fl[i].name = s_fields[i];
+    js_type_t top = js_fields(text, len, fl, F_COUNT);
+    if (top == JS_INVALID)
         return CJ_BAD_JSON;
-    if (!json_is_object(f->root))
+    if (top != JS_OBJECT)
         return CJ_BAD_REQUEST;
 
-    json_t *id = json_object_get(f->root, "id");
-    if (id) {
-        if (!json_is_string(id)
-            || !valid_id(json_string_value(id), json_string_length(id)))
+    if (fl[F_ID].val.type != JS_INVALID) {
+        cj_str_t id;
+        if (s_short(f, &used, fl[F_ID].val, VALID_ID_MAX, &id) || !valid_id(id.p, id.n))
             return CJ_BAD_REQUEST;
-        f->id.p = json_string_value(id);
-        f->id.n = json_string_length(id);
+        f->id = id;
     }
 
-    json_t *type = json_object_get(f->root, "type");
-    const char *t;
-    if (!type) {
-        if (!json_object_get(f->root, "receiver"))
+    js_span_t type = fl[F_TYPE].val;
+    if (type.type == JS_INVALID)
+        f->type = fl[F_RECEIVER].val.type != JS_INVALID ? CJ_CHAT : 0;
+    else if (type.type == JS_STRING && !(f->type = s_type(type)))
+        return CJ_UNKNOWN_TYPE;
+    switch (f->type) {
+    case CJ_CHAT:
+        if (s_name(f, &used, fl[F_RECEIVER].val, &f->target))
             return CJ_BAD_REQUEST;
-        t = "chat";
-    } else if (!json_is_string(type)) {
-        return CJ_BAD_REQUEST;
-    } else {
-        t = json_string_value(type);
-        if (strlen(t) != json_string_length(type))
-            return CJ_UNKNOWN_TYPE;         /* "chat\u0000x" is not "chat" */
-    }
-
-    if (!strcmp(t, "chat")) {
-        f->type = CJ_CHAT;
-        if (s_name_field(f->root, "receiver", &f->target))
+        return s_msg(f, fl[F_MSG].val);
+    case CJ_JOIN:
+    case CJ_LEAVE:
+        return s_name(f, &used, fl[F_GROUP].val, &f->target) ? CJ_BAD_REQUEST : CJ_OK;
+    case CJ_GROUP:
+        if (s_name(f, &used, fl[F_GROUP].val, &f->target))
             return CJ_BAD_REQUEST;
-        return s_take_msg(f->root, f);
+        return s_msg(f, fl[F_MSG].val);
+    case CJ_BROADCAST:
+        return s_msg(f, fl[F_MSG].val);
+    case CJ_PRESENCE:
+        return s_users(f, &used, fl[F_USERS].val);
     }
-    if (!strcmp(t, "join") || !strcmp(t, "leave")) {
-        f->type = t[0] == 'j' ? CJ_JOIN : CJ_LEAVE;
-        return s_name_field(f->root, "group", &f->target) ? CJ_BAD_REQUEST : CJ_OK;
-    }
-    if (!strcmp(t, "group")) {
-        f->type = CJ_GROUP;
-        if (s_name_field(f->root, "group", &f->target))
-            return CJ_BAD_REQUEST;
-        return s_take_msg(f->root, f);
-    }
-    if (!strcmp(t, "broadcast")) {
-        f->type = CJ_BROADCAST;
-        return s_take_msg(f->root, f);
-    }
-    if (!strcmp(t, "presence")) {
-        f->type = CJ_PRESENCE;
-        json_t *users = json_object_get(f->root, "users");
-        if (!json_is_array(users) || json_array_size(users) == 0)
-            return CJ_BAD_REQUEST;
-        if (json_array_size(users) > CJ_PRESENCE_MAX)
-            return CJ_TOO_MANY;
-        for (size_t i = 0; i < json_array_size(users); i++) {
-            json_t *u = json_array_get(users, i);
-            if (!json_is_string(u)
-                || !valid_name(json_string_value(u), json_string_length(u)))
-                return CJ_BAD_REQUEST;
-            cj_str_t name = { json_string_value(u), json_string_length(u) };
-            size_t j;
-            for (j = 0; j < f->nusers; j++)         /* one answer per user */
-                if (f->users[j].n == name.n && !memcmp(f->users[j].p, name.p, name.n))
-                    break;
-            if (j == f->nusers)
-                f->users[f->nusers++] = name;
-        }
-        return CJ_OK;
-    }
-    return CJ_UNKNOWN_TYPE;
+    return CJ_BAD_REQUEST;                      /* no type and no receiver, or a non-string type */
 }
 
 /* Append s as a JSON string body (no quotes). Ids are 0x21–0x7E, so only

@@ -3,23 +3,36 @@
  * cj_parse() turns one text message into a cj_frame_t, checking every field
  * (protocol.md "Frames"); it returns CJ_OK or the error code to answer with.
  * On any return the caller must cj_frame_clear() the frame; f->id is set
- * whenever the frame carried a valid id (so errors can echo it). Strings in
- * the frame point into f->root (jansson), f->msg is owned by the frame.
+ * whenever the frame carried a valid id (so errors can echo it). Parsing is
+ * one pass of jscan over the text, with no allocation.
+ *
+ * Lifetimes: f->msg is the msg value exactly as the client wrote it (a
+ * pointer into text, not owned, not NUL-terminated; valid JSON, whitespace
+ * and number spelling kept), so text must outlive every use of the frame.
+ * id, target and users[] point into text too, or, when the client wrote
+ * them with JSON escapes, into f->scratch: a frame must not be copied
+ * (struct assignment, memcpy) while they are in use. Duplicate keys: the
+ * last one counts (as jansson did). A key containing \u0000 is valid JSON
+ * and simply matches no field.
  *
  * The cj_render_*() functions append one complete server frame to out and
  * return 0, or -1 on ENOMEM. Names and mids passed in must already be valid
- * (they are emitted without escaping); ids and msg text are emitted as given
- * (msg is already JSON). Pure: no I/O, no globals but a reusable scratch. */
+ * (they are emitted without escaping); ids are escaped (an id may contain
+ * '"' and '\\'); msg text is emitted as given (it is already JSON). Pure:
+ * no I/O, no globals. */
 #ifndef ZWSD_CLIENT_JSON_H
 #define ZWSD_CLIENT_JSON_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
+#include "valid.h"
 
 #define CJ_PRESENCE_MAX 100
+/* Room for every short string decoded from escapes: 100 users, the id and
+ * the target, each at most 64 bytes once decoded (longer ones are refused). */
+#define CJ_SCRATCH_MAX  (CJ_PRESENCE_MAX * VALID_NAME_MAX + VALID_ID_MAX + VALID_NAME_MAX)
 
 typedef enum {
     CJ_OK = 0,
@@ -45,14 +58,15 @@ typedef struct {
 } cj_str_t;
 
 typedef struct {
-    cj_type_t type;
-    cj_str_t  id;                       /* p == NULL: no (valid) id */
-    cj_str_t  target;                   /* chat: receiver; join/leave/group: group */
-    char     *msg;                      /* compact JSON text of msg (owned) */
-    size_t    msg_len;
-    size_t    nusers;                   /* presence */
-    cj_str_t  users[CJ_PRESENCE_MAX];
-    json_t   *root;
+    cj_type_t   type;
+    cj_str_t    id;                     /* p == NULL: no (valid) id */
+    cj_str_t    target;                 /* chat: receiver; join/leave/group: group */
+    const char *msg;                    /* msg as written, into text (NULL: none) */
+    size_t      msg_len;
+    size_t      nusers;                 /* presence, each user once */
+    /* cj_frame_clear() resets the fields above; below is only storage */
+    cj_str_t    users[CJ_PRESENCE_MAX];
+    char        scratch[CJ_SCRATCH_MAX];    /* decoded escaped strings */
 } cj_frame_t;
 
 cj_code_t   cj_parse(const char *text, size_t len, cj_frame_t *f);
