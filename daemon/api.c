@@ -1,23 +1,23 @@
 /* api — the connection side of the HTTP API listener (api.h): accepting,
- * reading and parsing requests, the API key, timers, writing responses and
- * freeing connections. What each path does, and the completions, are in
- * api_routes.c; the two share api_int.h.
+ * reading, the API key file, timers, writing responses and freeing
+ * connections. Parsing the requests out of the input is api_http.c's;
+ * what each path does, and the completions, are api_routes.c's; the three
+ * share api_int.h.
  *
  * Input: every byte read from an API connection goes into its own buffer
- * (c->in), and http_parser is fed from there, so the request line and the
- * headers the API looks at are kept as offsets into that buffer, as
- * handshake.c does; a body is copied out (chunked pieces are not adjacent).
- * The parser is paused at the end of each request: the request is answered
- * (or handed to the broker), and only then are the bytes behind it parsed,
- * so pipelined requests are answered strictly in order. While a request
- * waits for a completion, or while a client does not read its responses,
- * nothing more is read from the socket: the kernel's buffers push back.
+ * (c->in), and api_http_feed() parses it from there. The parser stops at
+ * the end of each request: the request is answered (or handed to the
+ * broker), and only then are the bytes behind it parsed, so pipelined
+ * requests are answered strictly in order. While a request waits for a
+ * completion, or while a client does not read its responses, nothing more
+ * is read from the socket: the kernel's buffers push back.
  *
  * Output: responses are appended to c->out and written once per loop turn
  * in api_flush(). A response that ends the connection (Connection: close,
- * a malformed request, 413) is followed by a lingering close: our side is
- * shut down and input is discarded until EOF or 2 s, so the client reads
- * the response instead of a reset caused by its unread request bytes.
+ * a malformed request, 413, a 401 refused before its body) is followed by
+ * a lingering close: our side is shut down and input is discarded until
+ * EOF or 2 s, so the client reads the response instead of a reset caused
+ * by its unread request bytes.
  *
  * Memory: an idle keep-alive connection holds its ac_t and buffers of at
  * most 4 KiB; bigger ones are freed as soon as they are empty.
@@ -32,21 +32,19 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api_http.h"
 #include "api_int.h"
 #include "log.h"
 
 #define S_KEY_MAX    4096           /* longest API key file accepted */
-#define S_KEEP_BUF   4096           /* an empty buffer bigger than this is freed */
 #define S_READ_MIN   4096           /* free room offered to each recv() */
 #define S_OUT_HIGH   (256 * 1024)   /* stop parsing while this much is unwritten */
 #define S_IDLE_MS    30000          /* between requests, or for one request to arrive */
@@ -112,7 +110,7 @@ api_drop(ac_t *c)
 static void
 s_free_if_big(buf_t *b)
 {
-    if (b->len == 0 && b->cap > S_KEEP_BUF)
+    if (b->len == 0 && b->cap > API_KEEP_BUF)
         buf_free(b);
 }
 
@@ -204,199 +202,13 @@ s_key_check(worker_t *w, api_t *a)
     log_info("api: key read from %s", path);
 }
 
-/* The credential of an "Authorization: Bearer X" value, or NULL. */
-static const char *
-s_bearer(const char *v, size_t n, size_t *tn)
-{
-    while (n && (*v == ' ' || *v == '\t')) {
-        v++;
-        n--;
-    }
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
-    if (n < 7 || strncasecmp(v, "bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
-        return NULL;
-    v += 6;
-    n -= 6;
-    while (n && (*v == ' ' || *v == '\t')) {
-        v++;
-        n--;
-    }
-    *tn = n;
-    return v;
-}
-
-/* Exactly one Authorization header carrying the key. Only the length can
- * leak through timing; CRYPTO_memcmp() looks at every byte. */
-static int
-s_authorized(const api_t *a, const ac_t *c)
-{
-    size_t tn = 0;
-    const char *t = c->nauth == 1 ? s_bearer(c->in.data + c->auth_off, c->auth_len, &tn) : NULL;
-    if (!t || tn != a->key_len)
-        return 0;
-    return CRYPTO_memcmp(t, a->key, a->key_len) == 0;
-}
-
-/* ---- http_parser callbacks ------------------------------------------- */
-
-static size_t
-s_off(const ac_t *c, const char *at)
-{
-    return (size_t)(at - c->in.data);
-}
-
-static int
-s_on_message_begin(http_parser *p)
-{
-    ac_t *c = p->data;
-    s_set_timer(c->api->w, c, TL_API_IDLE);    /* a request has 30 s to arrive */
-    return 0;
-}
-
-static int
-s_on_url(http_parser *p, const char *at, size_t len)
-{
-    ac_t *c = p->data;
-    if (c->url_len == 0)
-        c->url_off = s_off(c, at);
-    c->url_len += len;
-    return 0;
-}
-
-static int
-s_on_header_field(http_parser *p, const char *at, size_t len)
-{
-    ac_t *c = p->data;
-    if (c->in_hdr != IN_FIELD) {
-        c->field_off = s_off(c, at);
-        c->field_len = 0;
-        c->in_hdr = IN_FIELD;
-    }
-    c->field_len += len;
-    return 0;
-}
-
-static int
-s_field_is(const ac_t *c, const char *name)
-{
-    size_t n = strlen(name);
-    return c->field_len == n && strncasecmp(c->in.data + c->field_off, name, n) == 0;
-}
-
-/* Called at least once per header (len 0 for an empty value). The pieces of
- * one value are adjacent in c->in unless the value was folded (obs-fold),
- * which RFC 7230 3.2.4 lets a server refuse with 400. */
-static int
-s_on_header_value(http_parser *p, const char *at, size_t len)
-{
-    ac_t *c = p->data;
-    size_t off = s_off(c, at);
-    if (c->in_hdr != IN_VALUE) {
-        c->in_hdr = IN_VALUE;
-        c->value_end = off;
-        c->cur_hdr = HDR_OTHER;
-        if (s_field_is(c, "authorization")) {
-            c->cur_hdr = HDR_AUTHORIZATION;
-            c->auth_off = off;
-            c->auth_len = 0;
-            if (c->nauth < 2)
-                c->nauth++;
-        } else if (s_field_is(c, "expect")) {
-            c->cur_hdr = HDR_EXPECT;
-            c->expect_off = off;
-            c->expect_len = 0;
-        }
-    }
-    if (off != c->value_end)
-        c->malformed = 1;
-    c->value_end = off + len;
-    if (c->cur_hdr == HDR_AUTHORIZATION)
-        c->auth_len += len;
-    else if (c->cur_hdr == HDR_EXPECT)
-        c->expect_len += len;
-    return 0;
-}
-
-/* A declared body over the limit is refused before it is read. A client
- * that waits for "100 Continue" (curl does, for bodies over 1 KiB) gets it
- * here, behind the responses already queued. */
-static int
-s_on_headers_complete(http_parser *p)
-{
-    ac_t *c = p->data;
-    c->head_done = 1;
-    c->in_hdr = IN_NONE;
-    if (p->content_length != ULLONG_MAX && p->content_length > c->api->w->opt->max_message) {
-        c->too_large = 1;
-        return -1;                      /* stops the parser */
-    }
-    if (c->expect_len == 12 && strncasecmp(c->in.data + c->expect_off, "100-continue", 12) == 0
-        && p->http_major == 1 && p->http_minor >= 1) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (buf_append(&c->out, cont, sizeof cont - 1) < 0) {
-            c->oom = 1;
-            return -1;
-        }
-        s_mark_dirty(c);
-    }
-    return 0;
-}
-
-static int
-s_on_body(http_parser *p, const char *at, size_t len)
-{
-    ac_t *c = p->data;
-    if (c->body.len + len > c->api->w->opt->max_message) {
-        c->too_large = 1;
-        return -1;
-    }
-    if (buf_append(&c->body, at, len) < 0) {
-        c->oom = 1;
-        return -1;
-    }
-    return 0;
-}
-
-/* Pausing makes http_parser_execute() return right after this request's
- * last byte: the next one is parsed only once this one is answered. */
-static int
-s_on_message_complete(http_parser *p)
-{
-    ac_t *c = p->data;
-    c->complete = 1;
-    c->keep = http_should_keep_alive(p) && !p->upgrade;
-    http_parser_pause(p, 1);
-    return 0;
-}
-
-static const http_parser_settings s_settings = {
-    .on_message_begin = s_on_message_begin,
-    .on_url = s_on_url,
-    .on_header_field = s_on_header_field,
-    .on_header_value = s_on_header_value,
-    .on_headers_complete = s_on_headers_complete,
-    .on_body = s_on_body,
-    .on_message_complete = s_on_message_complete,
-};
-
 /* ---- responses ------------------------------------------------------- */
 
-/* Forgets the request just answered; the next one starts where the parser
- * stopped. */
+/* Forgets the request just answered. */
 static void
 s_req_reset(ac_t *c)
 {
-    c->req_start = c->parsed;
-    c->url_off = c->url_len = 0;
-    c->field_off = c->field_len = c->value_end = 0;
-    c->in_hdr = IN_NONE;
-    c->cur_hdr = HDR_OTHER;
-    c->nauth = 0;
-    c->head_done = c->complete = c->too_large = c->malformed = c->oom = 0;
-    c->auth_off = c->auth_len = c->expect_off = c->expect_len = 0;
-    c->body.len = 0;
-    s_free_if_big(&c->body);
+    api_http_reset(c);
     c->wait = WAIT_NONE;
     c->method = NULL;
     c->path[0] = '\0';
@@ -477,7 +289,7 @@ s_dispatch(worker_t *w, ac_t *c)
         qlen = u.field_data[UF_QUERY].len;
     }
     s_note_path(c, path, plen);
-    if (c->api->key && !s_authorized(c->api, c)) {
+    if (c->api->key && !api_http_authorized(c)) {
         api_error(w, c, 401, "unauthorized", "missing or wrong API key",
                   "WWW-Authenticate: Bearer\r\n");
         return;
@@ -487,28 +299,26 @@ s_dispatch(worker_t *w, ac_t *c)
 
 /* ---- input ----------------------------------------------------------- */
 
-/* Moves the bytes of the current request and behind it to the front of
- * the buffer; every offset shifts with them. */
-static void
-s_compact(ac_t *c)
+/* What the parser asked for while it read: a request began (its timer
+ * restarts), or the client waits for "100 Continue" before its body. */
+static int
+s_parser_asks(worker_t *w, ac_t *c)
 {
-    size_t k = c->req_start;
-    if (k == 0)
-        return;
-    memmove(c->in.data, c->in.data + k, c->in.len - k);
-    c->in.len -= k;
-    c->parsed -= k;
-    c->req_start = 0;
-    if (c->url_len)
-        c->url_off -= k;
-    if (c->in_hdr != IN_NONE) {
-        c->field_off -= k;
-        c->value_end = c->value_end >= k ? c->value_end - k : 0;
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (c->began) {
+        c->began = 0;
+        s_set_timer(w, c, TL_API_IDLE);         /* a request has 30 s to arrive */
     }
-    if (c->nauth)
-        c->auth_off -= k;
-    if (c->cur_hdr == HDR_EXPECT || c->expect_len)
-        c->expect_off = c->expect_off >= k ? c->expect_off - k : 0;
+    if (c->cont) {
+        c->cont = 0;
+        if (buf_append(&c->out, cont, sizeof cont - 1) < 0) {
+            log_warnx("api: out of memory for 100 Continue; dropping the connection");
+            api_drop(c);
+            return -1;
+        }
+        s_mark_dirty(c);
+    }
+    return 0;
 }
 
 /* Parses buffered input and answers requests in order until the input is
@@ -517,49 +327,27 @@ s_compact(ac_t *c)
 static void
 s_process(worker_t *w, ac_t *c)
 {
-    size_t limit = API_HEAD_MAX + w->opt->max_message + 65536;    /* head, body, chunk framing */
     while (c->state == AC_READ) {
         if (c->out.len >= S_OUT_HIGH) {
             c->blocked = 1;
             break;
         }
-        size_t avail = c->in.len - c->parsed;
-        if (avail == 0)
+        if (c->in.len == c->parsed)
             break;
-        size_t feed = avail;
-        if (!c->head_done && feed > API_HEAD_MAX - (c->parsed - c->req_start))
-            feed = API_HEAD_MAX - (c->parsed - c->req_start);  /* the head must end within it */
-        size_t n = http_parser_execute(&c->parser, &s_settings, c->in.data + c->parsed, feed);
-        c->parsed += n;
-        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
-        if (err == HPE_PAUSED) {
-            http_parser_pause(&c->parser, 0);
+        ah_error_t err;
+        ah_verdict_t v = api_http_feed(c, &err);
+        if (s_parser_asks(w, c) < 0)
+            return;
+        if (v == AH_REQUEST) {
             s_dispatch(w, c);
-            continue;
-        }
-        if (err != HPE_OK || c->malformed) {
+        } else if (v == AH_ERROR) {
             c->keep = 0;
-            if (c->oom)
-                api_error(w, c, 503, "unavailable", "out of memory", NULL);
-            else if (c->too_large)
-                api_error(w, c, 413, "too_large", "body over the message limit", NULL);
-            else
-                api_error(w, c, 400, "bad_request", "malformed HTTP request", NULL);
-            break;
-        }
-        if (!c->head_done && c->parsed - c->req_start >= API_HEAD_MAX) {
-            c->keep = 0;
-            api_error(w, c, 431, "too_large", "request head over 8192 bytes", NULL);
-            break;
-        }
-        if (c->parsed - c->req_start > limit) {
-            c->keep = 0;
-            api_error(w, c, 413, "too_large", "request over the message limit", NULL);
+            api_error(w, c, err.status, err.code, err.reason, err.extra);
             break;
         }
     }
     if (c->state == AC_READ || c->state == AC_WAIT)
-        s_compact(c);
+        api_http_compact(c);
     s_free_if_big(&c->in);
 }
 
@@ -724,8 +512,7 @@ api_take(worker_t *w, int fd)
     c->fd = fd;
     c->gen = ++s_gen;
     c->state = AC_READ;
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
+    api_http_init(c);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct epoll_event ev = {

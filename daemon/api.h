@@ -8,7 +8,9 @@
  * generation number so a late completion for a closed one is ignored.
  * Like conns they are freed only in api_reap(). Bodies over --max-message
  * get 413; with --api-key-file every request needs "Authorization: Bearer
- * <key>" (constant-time compare), else 401.
+ * <key>" (constant-time compare), else 401: one with a body (or "Expect:
+ * 100-continue") is refused as soon as its head is read, without 100
+ * Continue, and the connection is closed without reading the body.
  *
  * Completions: the worker calls api_push_done() when a 1:1 push's outcome
  * is known, api_online_done() / api_presence_done() when the broker

@@ -1,8 +1,9 @@
-/* api_int — private to the API module: api.c and api_routes.c include it,
- * nothing else may. The public contract is api.h.
+/* api_int — private to the API module: api.c, api_http.c and api_routes.c
+ * include it, nothing else may. The public contract is api.h.
  *
- * api.c owns the connections (api_t, ac_t): accepting, reading and
- * parsing, the API key, timers, writing, freeing. api_routes.c owns what
+ * api.c owns the connections (api_t, ac_t): accepting, reading, the API
+ * key file, timers, writing, freeing. api_http.c (api_http.h) parses the
+ * requests out of a conn's input buffer. api_routes.c owns what
  * each path does: api.c hands it every complete, well-formed, authorized
  * request through api_route(), and it answers with api_respond() /
  * api_error(), or parks the connection in AC_WAIT until a completion
@@ -25,6 +26,7 @@
 #include "list.h"
 
 #define API_HEAD_MAX 8192           /* request line through the empty line */
+#define API_KEEP_BUF 4096           /* an empty buffer bigger than this is freed */
 
 typedef enum {
     AC_READ,        /* parsing requests */
@@ -93,6 +95,8 @@ struct ac {
     uint8_t     cur_hdr;            /* hdr_kind_t of the value being read */
     uint8_t     nauth;
     uint8_t     head_done, complete, keep, too_large, malformed, oom;
+    uint8_t     unauth;             /* refused at the head: no key, a body coming */
+    uint8_t     began, cont;        /* api_http.h: restart the timer, send 100 Continue */
     size_t      auth_off, auth_len, expect_off, expect_len;
     buf_t       body;
     buf_t       out;

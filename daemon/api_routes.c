@@ -9,7 +9,6 @@
  * api_error(). It reads and writes no socket. Response bodies are built in
  * the listener's one scratch buffer (api->body): each is queued before the
  * next is rendered. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "api_int.h"
 #include "bus.h"
 #include "handlers.h"
+#include "jscan.h"
 #include "log.h"
 #include "metrics.h"
 #include "valid.h"
@@ -38,84 +38,89 @@ s_unavailable(worker_t *w, ac_t *c)
 
 /* ---- routes ---------------------------------------------------------- */
 
+/* A name member (receiver, group, sender) decoded into out (room for
+ * VALID_NAME_MAX + 1): 0 when it is a valid name, else -1. */
+static int
+s_name(js_span_t v, char *out)
+{
+    ssize_t n = v.type == JS_STRING ? js_string(v, out, VALID_NAME_MAX) : -1;
+    if (n < 0 || !valid_name(out, (size_t)n))
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
 /* POST /api/v1/send: {"msg":…, one of "receiver"/"group"/"broadcast":true,
- * "sender"?}. Group and broadcast are answered once handed to the broker;
- * a push to a user waits for its real outcome (api_push_done). */
+ * "sender"?}. msg is forwarded exactly as the backend wrote it (the span of
+ * its text in the body: numbers, spacing and escapes untouched), so it is
+ * never bigger than it came. A key given twice counts once, the last (as in
+ * jansson). Group and broadcast are answered once handed to the broker; a
+ * push to a user waits for its real outcome (api_push_done). */
 static void
 s_send(worker_t *w, ac_t *c)
 {
-    json_error_t err;
-    json_t *root = json_loadb(c->body.data ? c->body.data : "", c->body.len,
-                              JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    if (!root) {
+    enum { F_MSG, F_RECEIVER, F_GROUP, F_BROADCAST, F_SENDER, F_COUNT };
+    js_field_t f[F_COUNT] = {
+        [F_MSG] = { .name = "msg" }, [F_RECEIVER] = { .name = "receiver" },
+        [F_GROUP] = { .name = "group" }, [F_BROADCAST] = { .name = "broadcast" },
+        [F_SENDER] = { .name = "sender" },
+    };
+    char target[VALID_NAME_MAX + 1], sender[VALID_NAME_MAX + 1];
+    const char *why = NULL, *tp = NULL;
+    env_kind_t kind = ENV_NONE;
+    int targets = 0;
+    js_type_t top = js_fields(c->body.data ? c->body.data : "", c->body.len, f, F_COUNT);
+    if (top == JS_INVALID) {
         api_error(w, c, 400, "bad_json", "the body is not valid JSON", NULL);
         return;
     }
-    const char *why = NULL, *target = NULL, *sender = NULL;
-    json_t *msg = NULL;
-    env_kind_t kind = ENV_NONE;
-    int targets = 0;
-    if (!json_is_object(root)) {
+    if (top != JS_OBJECT) {
         why = "the body must be a JSON object";
         goto bad;
     }
-    if (!(msg = json_object_get(root, "msg"))) {
+    if (f[F_MSG].val.type == JS_INVALID) {
         why = "msg is required";
         goto bad;
     }
-    json_t *v;
-    if ((v = json_object_get(root, "receiver"))) {
-        target = json_string_value(v);
-        if (!target || !valid_name(target, json_string_length(v))) {
+    if (f[F_RECEIVER].val.type != JS_INVALID) {
+        if (s_name(f[F_RECEIVER].val, target) < 0) {
             why = "receiver must be a valid userId";
             goto bad;
         }
         kind = ENV_CHAT;
+        tp = target;
         targets++;
     }
-    if ((v = json_object_get(root, "group"))) {
-        target = json_string_value(v);
-        if (!target || !valid_name(target, json_string_length(v))) {
+    if (f[F_GROUP].val.type != JS_INVALID) {
+        if (s_name(f[F_GROUP].val, target) < 0) {
             why = "group must be a valid group name";
             goto bad;
         }
         kind = ENV_GROUP;
+        tp = target;
         targets++;
     }
-    if ((v = json_object_get(root, "broadcast"))) {
-        if (!json_is_boolean(v)) {
-            why = "broadcast must be true or false";
-            goto bad;
-        }
-        if (json_is_true(v)) {
-            kind = ENV_BCAST;
-            target = NULL;
-            targets++;
-        }
+    js_type_t b = f[F_BROADCAST].val.type;
+    if (b != JS_INVALID && b != JS_TRUE && b != JS_FALSE) {
+        why = "broadcast must be true or false";
+        goto bad;
+    }
+    if (b == JS_TRUE) {
+        kind = ENV_BCAST;
+        tp = NULL;
+        targets++;
     }
     if (targets != 1) {
         why = "give exactly one of receiver, group, broadcast (true)";
         goto bad;
     }
-    if ((v = json_object_get(root, "sender"))) {
-        sender = json_string_value(v);
-        if (!sender || !valid_name(sender, json_string_length(v))) {
-            why = "sender must be a valid userId";
-            goto bad;
-        }
+    if (f[F_SENDER].val.type != JS_INVALID && s_name(f[F_SENDER].val, sender) < 0) {
+        why = "sender must be a valid userId";
+        goto bad;
     }
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text) {
-        json_decref(root);
-        log_warnx("api: out of memory serializing a message");
-        api_error(w, c, 503, "unavailable", "out of memory", NULL);
-        return;
-    }
+    const char *sp = f[F_SENDER].val.type != JS_INVALID ? sender : NULL;
     char mid[40];
-    int rc = handle_push(w, kind, target, sender, text, strlen(text), mid, c->fd, c->gen);
-    free(text);
-    json_decref(root);
-    if (rc < 0) {
+    if (handle_push(w, kind, tp, sp, f[F_MSG].val.p, f[F_MSG].val.n, mid, c->fd, c->gen) < 0) {
         s_unavailable(w, c);
         return;
     }
@@ -124,15 +129,14 @@ s_send(worker_t *w, ac_t *c)
         c->wait = WAIT_PUSH;
         return;
     }
-    buf_t *b = &c->api->body;
-    b->len = 0;
-    if (buf_appendf(b, "{\"mid\":\"%s\",\"status\":\"sent\"}", mid) < 0)
+    buf_t *out = &c->api->body;
+    out->len = 0;
+    if (buf_appendf(out, "{\"mid\":\"%s\",\"status\":\"sent\"}", mid) < 0)
         api_drop(c);
     else
-        s_json(w, c, 200, NULL, b);
+        s_json(w, c, 200, NULL, out);
     return;
 bad:
-    json_decref(root);
     api_error(w, c, 400, "bad_request", why, NULL);
 }
 
@@ -159,12 +163,40 @@ s_hex(char ch)
     return -1;
 }
 
+/* Percent-decodes v (n bytes) into out (room for n bytes); *on gets the
+ * length. NULL, or why the value is refused: a '%' not followed by two hex
+ * digits, or an escape that decodes to NUL (which would cut a name short
+ * wherever it is taken as a C string). '+' stays '+' (no form decoding). */
+static const char *
+s_pct_decode(const char *v, size_t n, char *out, size_t *on)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] != '%') {
+            out[k++] = v[i];
+            continue;
+        }
+        int hi = i + 2 < n ? s_hex(v[i + 1]) : -1;
+        int lo = hi >= 0 ? s_hex(v[i + 2]) : -1;
+        int h = lo >= 0 ? hi << 4 | lo : -1;
+        if (h < 0)
+            return "bad percent escape in users (want %XY, two hex digits)";
+        if (h == 0)
+            return "users must not contain %00 (NUL)";
+        out[k++] = (char)h;
+        i += 2;
+    }
+    *on = k;
+    return NULL;
+}
+
 /* GET /api/v1/presence?users=a,b: 1-100 valid names (percent-decoded, as a
- * client library may encode '@'); repeated names are asked once. */
+ * client library may encode '@' or ','); repeated names are asked once. A
+ * bad escape, a decoded NUL or an invalid name is 400 naming the problem. */
 static void
 s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
 {
-    char dec[API_HEAD_MAX + 1];
+    char buf[API_HEAD_MAX + 1];
     const char *users[ENV_USERS_MAX];
     size_t n = 0, dn = 0;
     const char *val = NULL;
@@ -186,41 +218,37 @@ s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
         api_error(w, c, 400, "bad_request", "users is required", NULL);
         return;
     }
-    for (size_t i = 0; i < vn; i++) {
-        int h = i + 2 < vn && val[i] == '%' ? s_hex(val[i + 1]) : -1;
-        int l = h >= 0 ? s_hex(val[i + 2]) : -1;
-        if (l >= 0) {
-            dec[dn++] = (char)(h << 4 | l);
-            i += 2;
-        } else {
-            dec[dn++] = val[i];
-        }
+    const char *why = vn < sizeof buf ? s_pct_decode(val, vn, buf, &dn) : "users is too long";
+    if (why) {
+        api_error(w, c, 400, "bad_request", why, NULL);
+        return;
     }
-    dec[dn] = '\0';
-    char *s = dec;
-    for (;;) {
-        char *comma = strchr(s, ',');
-        if (comma)
-            *comma = '\0';
-        size_t sn = strlen(s);
-        if (!valid_name(s, sn)) {
+    /* buf[0..dn) holds no NUL: names are cut at commas by length, and each
+     * is NUL-terminated in place of its comma (or just past the end) */
+    buf[dn] = '\0';
+    for (size_t s0 = 0;;) {
+        const char *comma = memchr(buf + s0, ',', dn - s0);
+        size_t sn = comma ? (size_t)(comma - (buf + s0)) : dn - s0;
+        char *name = buf + s0;
+        name[sn] = '\0';
+        if (!valid_name(name, sn)) {
             api_error(w, c, 400, "bad_request",
                       "users must be 1-100 valid userIds, comma-separated", NULL);
             return;
         }
         int dup = 0;
         for (size_t i = 0; i < n && !dup; i++)
-            dup = strcmp(users[i], s) == 0;
+            dup = strcmp(users[i], name) == 0;
         if (!dup) {
             if (n == ENV_USERS_MAX) {
                 api_error(w, c, 400, "bad_request", "at most 100 users", NULL);
                 return;
             }
-            users[n++] = s;
+            users[n++] = name;
         }
         if (!comma)
             break;
-        s = comma + 1;
+        s0 += sn + 1;
     }
     if (handle_query(w, ENV_PRESENCE, users, n, c->fd, c->gen) < 0) {
         s_unavailable(w, c);

@@ -1,13 +1,19 @@
 """07 — per-connection limits: the outbound cap (close 4008 for a client that
 stops reading) and the rate limit (`rate_limited`, then close 1008)."""
 import asyncio
+import fcntl
 import json
+import os
 import socket
 import struct
+import subprocess
+import termios
+import types
 
 import websockets
 
-from conftest import WAIT, recv_json, run, uniq, upgrade_request, ws_connect
+from conftest import (WAIT, place, recv_json, run, uniq, upgrade_request, worker_of,
+                      ws_connect)
 
 
 def _read_exact(s, n, buf):
@@ -39,34 +45,85 @@ def masked_close(code):
         b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def test_slow_consumer_is_closed_4008(make_daemon):
-    """bob stops reading while alice floods him: once bob's queue passes
-    --max-outbound the server closes him with 4008 behind the data already
-    written, drops the queue, and alice is unaffected. When bob reads again
-    he gets whole frames, then the 4008 close; after his close reply the
-    server ends TCP."""
-    d = make_daemon(max_outbound=65536, rate_limit=0)
-    bob = uniq("bob")
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)    # a small window
-    s.settimeout(WAIT)
-    s.connect(("127.0.0.1", d.port))
-    s.sendall(upgrade_request(d.port, f"/ws/{bob}"))
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        buf += s.recv(4096)
-    head, _, buf = buf.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 101"), head
-    op, payload, buf = read_frame(s, buf)
-    assert op == 1 and json.loads(payload)["type"] == "welcome"
-    # bob reads nothing more from here on
+MAX_OUTBOUND = 2 << 20      # 2 MiB: far above the allocator's noise, far below the flood
+FLOOD = 4000                # messages of ~8 KB to bob: 32 MB, far past every buffer
+# What a worker's RSS may grow by, besides bob's queue, while it routes the
+# flood: ZeroMQ's receive buffers and messages in flight, the frame being
+# encoded, allocator slack. Socket buffers are kernel memory, not in RSS:
+# they bound what bob can still read after the close instead (see below).
+RSS_ALLOWANCE = 4 << 20
 
+
+def _vm_kb(pid, field):
+    """A field of /proc/PID/status in KiB (VmRSS, VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def _kernel_queued(daemon, s):
+    """Bytes the kernel holds for the client socket s: the server socket's
+    Send-Q (ss) plus what s has received and not read (FIONREAD). Bytes in
+    flight may be counted twice, never missed: an upper bound."""
+    cport = s.getsockname()[1]
+    out = subprocess.run(["ss", "-Htn", "state", "established",
+                          f"( sport = :{daemon.port} and dport = :{cport} )"],
+                         capture_output=True, text=True, timeout=5, check=True).stdout.split()
+    assert len(out) >= 4, f"server socket for client port {cport} not found: {out}"
+    inq = struct.unpack("i", fcntl.ioctl(s, termios.FIONREAD, b"\0" * 4))[0]
+    return int(out[1]) + inq
+
+
+class _Counting:
+    """A socket whose recv() counts the bytes it returns."""
+
+    def __init__(self, s):
+        self.s, self.n = s, 0
+
+    def recv(self, k):
+        b = self.s.recv(k)
+        self.n += len(b)
+        return b
+
+
+def _connect_raw(d, user, pid=None, tries=50):
+    """bob as a raw socket with a small receive window, upgraded and past
+    its welcome, on worker pid (any when None). Returns (sock, buf, pid)."""
+    for _ in range(tries):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)    # a small window
+        s.settimeout(WAIT)
+        s.connect(("127.0.0.1", d.port))
+        s.sendall(upgrade_request(d.port, f"/ws/{user}"))
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(4096)
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        op, payload, buf = read_frame(s, buf)
+        assert op == 1 and json.loads(payload)["type"] == "welcome"
+        got = worker_of(d, types.SimpleNamespace(local_address=s.getsockname()))
+        if pid is None or got == pid:
+            return s, buf, got
+        s.close()
+    raise AssertionError(f"{user} never landed on worker {pid} in {tries} tries")
+
+
+def _slow_consumer(d, pid, other, mem):
+    """One round: a bob on worker pid stops reading while an alice on worker
+    other floods him; the checks of test_slow_consumer_is_closed_4008.
+    Returns the worker's peak RSS (KiB) since the test reset it."""
+    bob = uniq("bob")
+    s, buf, _ = _connect_raw(d, bob, pid)
+    # bob reads nothing more until the close
     mark = d.mark()
     chunk = "x" * 8000
 
     async def flood():
-        ws, _ = await ws_connect(d, uniq("alice"))
-        for i in range(4000):                   # 32 MB, far past every buffer
+        ws, _ = await place(d, uniq("alice"), other)
+        for i in range(FLOOD):
             await ws.send(json.dumps({"receiver": bob, "msg": {"i": i, "pad": chunk}}))
             if i % 200 == 199:
                 await asyncio.sleep(0)          # let the client flush
@@ -83,27 +140,32 @@ def test_slow_consumer_is_closed_4008(make_daemon):
 
     async def flood_and_check():
         await flood()
-        d.wait_log(r"outbound queue over 65536 bytes, closing 4008", timeout=10, start=mark)
+        d.wait_log(rf"outbound queue over {MAX_OUTBOUND} bytes, closing 4008", timeout=10,
+                   start=mark)
         await alice_ok()
 
     run(flood_and_check())
+    peak = _vm_kb(pid, "VmHWM")
+    kernel = _kernel_queued(d, s)
 
     # bob reads again: only whole data frames, then the close with 4008
-    seen = 0
+    cs = _Counting(s)
+    frame_max = 0
     while True:
-        op, payload, buf = read_frame(s, buf)
+        op, payload, buf = read_frame(cs, buf)
         if op == 8:
             code = struct.unpack(">H", payload[:2])[0]
             break
         assert op == 1, f"unexpected opcode {op}"
         frame = json.loads(payload)             # whole, parseable frames only
         assert frame["type"] == "chat"
-        seen += 1
+        frame_max = max(frame_max, len(payload) + 14)
     assert code == 4008, code
-    # the queue was freed: far fewer than the 4000 messages were still owed
-    assert seen < 4000, seen
+    # the queue was dropped: bob got what the kernel held, the rest of the
+    # frame the socket had taken in part, and the close frame; not the queue
+    assert cs.n <= kernel + frame_max + 2 + 125, \
+        f"bob read {cs.n} bytes after the close; the kernel held {kernel}"
     s.sendall(masked_close(4008))
-    s.settimeout(WAIT)
     rest = b""
     while True:
         chunk = s.recv(65536)
@@ -112,6 +174,52 @@ def test_slow_consumer_is_closed_4008(make_daemon):
         rest += chunk
         assert len(rest) < 1 << 20, "server kept sending after its close"
     s.close()
+    mem.append((peak, _vm_kb(pid, "VmRSS")))
+    return peak
+
+
+def test_slow_consumer_is_closed_4008(make_daemon, monkeypatch):
+    """bob stops reading while alice (on the other worker) floods him: once
+    bob's queue passes --max-outbound the server closes him with 4008 behind
+    the data already written, drops the queue, and alice is unaffected. When
+    bob reads again he gets whole frames, then the 4008 close; after his
+    close reply the server ends TCP.
+
+    What is bounded, measured where it lives, none of it by timing:
+    - bob's worker's peak RSS (VmHWM, reset before the flood) grows by at most
+      2 x --max-outbound (the queue's buffer doubles as it grows) plus
+      RSS_ALLOWANCE: an unbounded queue would hold the whole 32 MB flood;
+    - what bob reads after the close is only what the kernel held at the
+      close (server Send-Q + bob's receive queue) plus the rest of one frame
+      and the close frame: the user-space queue was dropped, not sent;
+    - the queue is freed: a second slow bob on the same worker raises the
+      peak by less than half a queue (a queue kept, or leaked, would add a
+      whole one). The allocator need not give the pages to the kernel, so
+      the RSS after the close is reported, not asserted."""
+    # under `make test-asan` freed memory would sit in ASan's quarantine
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (opts + ":" if opts else "") + "quarantine_size_mb=0")
+    d = make_daemon(max_outbound=MAX_OUTBOUND, rate_limit=0)
+    pid = d.worker_pids()[0]
+    other = d.worker_pids()[1]
+    # settle the worker first (its first session and routes allocate once)
+    s, _, _ = _connect_raw(d, uniq("warm"), pid)
+    s.close()
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")                            # VmHWM := VmRSS
+    before = _vm_kb(pid, "VmRSS")
+    mem = []
+    peak1 = _slow_consumer(d, pid, other, mem)
+    growth = (peak1 - before) << 10
+    what = f"worker {pid}: RSS {before} KiB before, (peak, after) per round {mem} KiB"
+    assert growth <= 2 * MAX_OUTBOUND + RSS_ALLOWANCE, \
+        f"{what}: the peak grew by {growth >> 10} KiB, over 2 x {MAX_OUTBOUND >> 10} KiB + " \
+        f"{RSS_ALLOWANCE >> 10} KiB"
+    peak2 = _slow_consumer(d, pid, other, mem)
+    what = f"worker {pid}: RSS {before} KiB before, (peak, after) per round {mem} KiB"
+    assert (peak2 - peak1) << 10 < MAX_OUTBOUND // 2, \
+        f"{what}: the second slow consumer raised the peak by {peak2 - peak1} KiB: the " \
+        f"first one's queue was not freed"
 
 
 def test_rate_limit_then_1008(make_daemon):

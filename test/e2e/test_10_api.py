@@ -229,6 +229,36 @@ def test_push_to_user_delivered(make_daemon):
     run(body())
 
 
+def test_push_msg_forwarded_verbatim(make_daemon):
+    """msg goes out exactly as the backend wrote it: not re-printed (1e16
+    stays 1e16, 0.1 stays 0.1, spacing, escapes and big integers are kept),
+    so a frame is never bigger than the push made it."""
+    d = start_api_daemon(make_daemon)
+    port = api_port(d)
+
+    async def body():
+        bob, _ = await ws_connect(d, "bob")
+        for msg in ('[0.1,1e16,{"a" : 1}]',
+                    '{ "big": 123456789012345678901234567890, "e": 1E+2, "z": -0,\n'
+                    '  "s": "\\u00e9\\/\\"", "f": 1.50 }',
+                    '"\\ud83d\\ude00"', '1e400'):
+            raw = '{"receiver":"bob","msg":' + msg + '}'
+            r = await aapi(port, "POST", "/api/v1/send", raw.encode())
+            mid = check_pushed(r, "delivered")
+            text = await asyncio.wait_for(bob.recv(), WAIT)
+            assert '"msg":' + msg in text, f"msg not byte-exact in {text!r}"
+            frame = json.loads(text)
+            assert frame["mid"] == mid and frame["type"] == "chat", frame
+            if msg != '1e400':
+                assert frame["msg"] == json.loads(msg), frame
+        # a key given twice counts once, the last, as jansson has it
+        raw = b'{"receiver":"bob","msg":1,"msg":[2 ]}'
+        check_pushed(await aapi(port, "POST", "/api/v1/send", raw), "delivered")
+        text = await asyncio.wait_for(bob.recv(), WAIT)
+        assert '"msg":[2 ]' in text, text
+    run(body())
+
+
 def test_push_to_absent_user_offline(api_shared):
     port = api_port(api_shared)
     r = push(port, {"receiver": uniq("nobody"), "msg": {"x": 1}})
@@ -326,6 +356,26 @@ def test_presence(make_daemon):
 def test_presence_bad_list(api_shared, query):
     r = api_call(api_port(api_shared), "GET", "/api/v1/presence" + query)
     check_error(r, 400, "bad_request")
+
+
+@pytest.mark.parametrize("query,why", [
+    ("?users=alice%00,bob", "NUL"), ("?users=alice%00", "NUL"), ("?users=%00alice", "NUL"),
+    ("?users=a%zz", "percent escape"), ("?users=a%4", "percent escape"),
+    ("?users=a%", "percent escape"), ("?users=a%%41", "percent escape"),
+    ("?users=a%g1", "percent escape"), ("?users=a%2", "percent escape"),
+    ("?users=a%2Fb", "valid userIds"), ("?users=a%2C", "valid userIds"),
+    ("?users=%25", "valid userIds"), ("?users=a+b", "valid userIds"),
+], ids=["nul-then-comma", "nul-last", "nul-first", "bad-hex", "short-1", "short-0", "percent-escape",
+        "bad-hi-nibble", "short-at-end", "encoded-slash", "encoded-trailing-comma",
+        "encoded-percent", "plus"])
+def test_presence_bad_encoding(api_shared, query, why):
+    """Percent-decoding the users list: a decoded NUL (which once cut the
+    list short: alice%00,bob answered for alice only), a '%' without two hex
+    digits, or what decodes to an invalid name is 400 with a reason naming
+    the problem."""
+    r = api_call(api_port(api_shared), "GET", "/api/v1/presence" + query)
+    obj = check_error(r, 400, "bad_request")
+    assert why in obj["reason"], obj
 
 
 def test_healthz(api_shared):
@@ -478,6 +528,50 @@ def test_api_key(make_daemon, tmp_path):
             time.sleep(0.1)
     for _ in range(4):
         check_error(api_call(port, "GET", "/healthz", headers=good), 401, "unauthorized")
+
+
+def test_api_key_checked_before_100_continue(make_daemon, tmp_path):
+    """With an API key configured, a request that waits for 100 Continue
+    without the right key gets 401 at once, never 100 Continue, and the
+    connection is closed without its body being read; with the key, 100
+    Continue comes, then the answer."""
+    key = "k-" + os.urandom(8).hex()
+    kf = tmp_path / "api.key"
+    kf.write_text(key + "\n")
+    d = start_api_daemon(make_daemon, api_key_file=str(kf))
+    port = api_port(d)
+    body = json.dumps({"group": "g", "msg": "x" * 2000}).encode()
+    head = (b"POST /api/v1/send HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n" % len(body))
+    for auth in (b"", b"Authorization: Bearer nope\r\n", b"Authorization: Basic " +
+                 key.encode() + b"\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(head + auth + b"\r\n")      # the body is never sent
+            (r,), rest = recv_responses(s, 1)
+            assert r[0] == 401, (auth, r)
+            assert r[1].get("www-authenticate") == "Bearer", r
+            assert r[1].get("connection") == "close", r
+            assert json.loads(r[2])["error"] == "unauthorized", r
+            assert rest == b"", f"more than the 401 (a 100 Continue behind it?): {rest!r}"
+            assert closed_by_server(s)
+    # the same without Expect: the body is not waited for either
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+        s.sendall(b"POST /api/v1/send HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % len(body) + body[:10])
+        (r,), _ = recv_responses(s, 1)
+        assert r[0] == 401 and r[1].get("connection") == "close", r
+        assert closed_by_server(s)
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+        s.sendall(head + b"Authorization: Bearer " + key.encode() + b"\r\n\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            assert chunk, "closed before 100 Continue"
+            got += chunk
+        assert got == b"HTTP/1.1 100 Continue\r\n\r\n", got
+        s.sendall(body)
+        (r,), _ = recv_responses(s, 1)
+        assert r[0] == 200 and json.loads(r[2])["status"] == "sent", r
 
 
 # --------------------------------------------------------------------------
