@@ -36,9 +36,18 @@
  * "t" and "s", an ack's status) instead of a full parse: it runs once per
  * delivered message and must cost less than the server's own work. Rare
  * frames (welcome, error, anything unexpected) go through jansson.
+ *
+ * Soak mode (--mode soak, the "soak" section below) keeps the same loop but
+ * lets connections die and come back: every close schedules a reconnect after
+ * a randomized backoff, every chat carries an id, and each child records what
+ * it sent, what was answered and what it received. At the end the children
+ * write those records to files and the parent joins them (a receiver usually
+ * lives in another child) against the driver's fault log and counts every
+ * answer that was missing, doubled or untrue.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -58,6 +67,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,7 +87,7 @@
 #define LOG_LIMIT     20            /* diagnostic lines per process */
 #define HIST_N        (128 + 34 * 64)
 
-typedef enum { MODE_IDLE, MODE_CHAT, MODE_GROUP } lg_mode_t;
+typedef enum { MODE_IDLE, MODE_CHAT, MODE_GROUP, MODE_SOAK } lg_mode_t;
 
 typedef struct {
     lg_mode_t mode;
@@ -100,10 +110,22 @@ typedef struct {
     struct in_addr src_base;
     bool bind_src;
     int verbose;
+    /* soak */
+    const char *control;        /* FIFO of commands (start, rst N, stop, end) */
+    const char *faults;         /* the driver's fault log, read at the end */
+    const char *record;         /* where the children leave their records */
+    const char *verify;         /* --verify DIR: judge the records in DIR, connect nothing */
+    bool keep_record;           /* --record given (or --verify): keep the files */
+    double grace;               /* after the last send: answers still owed */
+    double settle;              /* then: longest wait for every connection to be open */
+    double broker_grace;        /* a broker-down window lasts this long past "broker-up" */
+    long backoff_min, backoff_max;  /* ms, reconnect delay */
+    long examples;              /* printed per violation kind */
 } cfg_t;
 
 /* Parent <-> child messages. The first word is the type. */
-enum { CTL_READY = 1, CTL_GO, CTL_END, CTL_STOP, CTL_PROGRESS, CTL_GSEND, CTL_GDONE, CTL_REPORT };
+enum { CTL_READY = 1, CTL_GO, CTL_END, CTL_STOP, CTL_PROGRESS, CTL_GSEND, CTL_GDONE, CTL_REPORT,
+       CTL_RST, CTL_RSTDONE };
 
 typedef struct {
     uint32_t type;
@@ -115,7 +137,9 @@ typedef struct {
  * END      close the window now (the parent got a signal), then drain as usual
  * PROGRESS v0 sent  v1 received  v2 acks
  * GSEND    v0 k (group message index)
- * GDONE    v0 k  v1 latency of the last member  v2 of the first  v3 members */
+ * GDONE    v0 k  v1 latency of the last member  v2 of the first  v3 members
+ * soak: PROGRESS v0 sent  v1 received  v2 answered  v3 open  v4 reconnects  v5 welcomes
+ *       RST v0 connections to reset;  RSTDONE v0 how many were */
 
 /* A child's final numbers. Window counters cover [t1, t2); the histogram
  * holds latencies in µs of window receipts (chat) or of every member's copy
@@ -126,6 +150,13 @@ typedef struct {
     uint64_t sent, recv, sent_w, recv_w;
     uint64_t ack_delivered, ack_offline, ack_sent, ack_other;
     uint64_t errors, order_err, unexpected;
+    /* soak: sends skipped (no open connection), first answers, answers to
+     * ids we never sent, welcomes after a connection's first, connections we
+     * reset, closes of welcomed sessions by close code (1000, 1001, 1011,
+     * 1013, 4001, 4008, other) and by TCP EOF/reset, handshakes timed out,
+     * records lost to a failed allocation */
+    uint64_t s_skipped, s_answered, s_ack_unknown, s_reconnects, s_rst;
+    uint64_t s_cl_code[7], s_cl_tcp, s_timeouts, s_rec_lost;
     uint64_t cpu_w_ns, cpu_ns, window_us;
     uint64_t lat_max, lat_sum, lat_n;
     uint64_t hist[HIST_N];
@@ -162,6 +193,13 @@ typedef struct conn {
     int64_t seq_out;            /* next "s" to send */
     int64_t seq_in;             /* last "s" received */
     int64_t deadline;           /* µs: must be open by then */
+    /* soak: the n-th connection of this user (1, 2, …), when it got its 101
+     * and its welcome, when and how it ended, when to try again */
+    uint32_t inst;
+    uint8_t ours;               /* we reset it */
+    uint8_t fails;              /* attempts in a row that never got a welcome */
+    int32_t close_code;
+    int64_t t_up, t_open, t_close, retry_at;
 } conn_t;
 
 /* The child's state. One child, one loop, so one global. */
@@ -200,6 +238,14 @@ static struct {
     bool stop;
     unsigned nlog;
     report_t r;
+    /* soak */
+    struct soak_send *ss;
+    struct soak_recv *sr;
+    struct soak_ival *si;
+    size_t nss, capss, nsr, capsr, nsi, capsi;
+    uint32_t nopen;
+    uint64_t attempts;          /* sends due so far, made or skipped */
+    int64_t next_scan_soak;
 } g;
 
 static volatile sig_atomic_t s_sig;
@@ -385,13 +431,20 @@ s_str_is(const char *v, const char *end, const char *lit)
 
 /* ------------------------------------------------------------ connections */
 
+static void s_soak_killed(conn_t *c, const char *why, int code);
+static void s_soak_reaped(conn_t *c);
+
 static void
 s_conn_kill(conn_t *c, const char *why, int code)
 {
-    if (c->dead || c->state == ST_CLOSED)
+    if (c->dead || c->state == ST_CLOSED || c->state == ST_NEW)
         return;
     c->dead = 1;
     g.dead[g.ndead++] = c;
+    if (g.cfg->mode == MODE_SOAK) {
+        s_soak_killed(c, why, code);
+        return;
+    }
     char name[96];
     *s_user(name, c, c->user) = '\0';
     if (c->state == ST_OPEN) {
@@ -427,6 +480,8 @@ s_reap(void)
         c->pre = c->out = c->msg = NULL;
         c->prelen = c->preoff = c->outlen = c->outoff = c->outcap = c->msglen = c->msgcap = 0;
         c->state = ST_CLOSED;
+        if (g.cfg->mode == MODE_SOAK)
+            s_soak_reaped(c);
     }
     g.ndead = 0;
 }
@@ -674,7 +729,18 @@ s_conn_opened(conn_t *c)
     c->state = ST_OPEN;
     g.opened++;
     g.r.opened++;
+    if (g.cfg->mode == MODE_SOAK) {
+        c->t_open = g.now;
+        c->fails = 0;
+        g.nopen++;
+        if (c->inst > 1)
+            g.r.s_reconnects++;
+    }
 }
+
+static void s_soak_answer(conn_t *c, const char *id, size_t idlen, uint8_t status,
+                          const char *mid, size_t midlen);
+static void s_soak_recv(conn_t *c, const char *p, const char *m, const char *end);
 
 /* A delivered chat or group message carrying our stamp T and sequence S. */
 static void
@@ -754,6 +820,17 @@ s_on_other(conn_t *c, const char *p, size_t n, const char *type, size_t tlen)
     } else if (tlen == 5 && memcmp(type, "error", 5) == 0) {
         const char *code = json_string_value(json_object_get(o, "code"));
         const char *reason = json_string_value(json_object_get(o, "reason"));
+        const char *id = json_string_value(json_object_get(o, "id"));
+        if (g.cfg->mode == MODE_SOAK && id) {
+            bool unavail = code && strcmp(code, "unavailable") == 0;
+            s_soak_answer(c, id, strlen(id), unavail ? 4 : 6, code ? code : "?",
+                          code ? strlen(code) : 1);
+            if (!unavail)
+                s_log("%s: server error %s (%s) for id %s", name, code ? code : "?",
+                      reason ? reason : "", id);
+            json_decref(o);
+            return;
+        }
         g.r.errors++;
         s_log("%s: server error %s (%s)", name, code ? code : "?", reason ? reason : "");
         if (c->state == ST_JOIN)
@@ -781,6 +858,31 @@ s_on_text(conn_t *c, const char *p, size_t n)
     }
     bool chat = tlen == 4 && memcmp(type, "chat", 4) == 0;
     bool grp = tlen == 5 && memcmp(type, "group", 5) == 0;
+    if (chat && g.cfg->mode == MODE_SOAK) {
+        s_soak_recv(c, p, s_key(p, end, "\"msg\"", 5), end);
+        return;
+    }
+    if (tlen == 3 && memcmp(type, "ack", 3) == 0 && g.cfg->mode == MODE_SOAK) {
+        const char *st = s_key(p, end, "\"status\"", 8);
+        const char *id = s_key(p, end, "\"id\"", 4);
+        const char *mid = s_key(p, end, "\"mid\"", 5);
+        const char *ide = id && *id == '"' ? memchr(id + 1, '"', (size_t)(end - id - 1)) : NULL;
+        const char *mide = mid && *mid == '"' ? memchr(mid + 1, '"', (size_t)(end - mid - 1)) : NULL;
+        uint8_t status = s_str_is(st, end, "delivered") ? 1 : s_str_is(st, end, "offline") ? 2
+                       : s_str_is(st, end, "unavailable") ? 3 : 5;
+        if (!ide) {
+            g.r.unexpected++;
+            s_log("ack without an id: %.*s", (int)(n > 200 ? 200 : n), p);
+            return;
+        }
+        if (status == 5) {      /* keep the odd status itself for the report */
+            mid = st;
+            mide = st && *st == '"' ? memchr(st + 1, '"', (size_t)(end - st - 1)) : NULL;
+        }
+        s_soak_answer(c, id + 1, (size_t)(ide - id - 1), status, mide ? mid + 1 : "",
+                      mide ? (size_t)(mide - mid - 1) : 0);
+        return;
+    }
     if (chat || grp) {
         const char *m = s_key(p, end, "\"msg\"", 5);
         int64_t t, s;
@@ -964,6 +1066,7 @@ s_handshake_read(conn_t *c)
         return;
     }
     c->state = ST_WELCOME;
+    c->t_up = g.now;
     if (c->prelen)
         s_frames_read(c);
 }
@@ -1166,6 +1269,405 @@ s_chat_phase(void)
     }
 }
 
+/* ------------------------------------------------------------------ soak */
+
+/* What a soak child records, all times in CLOCK_MONOTONIC µs (one clock for
+ * every process on the host). A message's key k is (child << SOAK_KBITS) |
+ * its index in that child's sends: it goes out as the frame's "id" (decimal)
+ * and again as "k" inside msg, so the receiving child names the message
+ * without relying on the server's mid, and the ack finds its record in O(1). */
+#define SOAK_KBITS 40
+#define SOAK_KMASK ((1ull << SOAK_KBITS) - 1)
+
+/* An id's first answer (and second, if any): */
+enum { A_NONE, A_DELIVERED, A_OFFLINE, A_UNAVAIL_ACK, A_UNAVAIL_ERR, A_OTHER_ACK, A_OTHER_ERR, A_KINDS };
+static const char *const s_answer_name[A_KINDS] = {
+    "none", "delivered", "offline", "unavailable", "error unavailable", "other ack", "other error",
+};
+
+typedef struct soak_send {
+    uint64_t k;
+    int64_t t_send, t_ack, t_ack2;      /* the first and the second answer */
+    uint32_t sender, receiver, inst;    /* inst: the sending connection's */
+    uint8_t status, status2, nans, pad;
+    char mid[40];                       /* first answer: the ack's mid, an error's code or an odd
+                                         * ack status */
+} soak_send_t;
+
+typedef struct soak_recv {
+    uint64_t k, midh;                   /* midh: FNV-1a of the mid */
+    int64_t t;
+    uint32_t user, inst;
+} soak_recv_t;
+
+/* One connection of a user that got its 101: [t_up, t_close), welcomed at
+ * t_open (0: never). Connections that failed before the 101 had no session
+ * on the server and are not recorded. */
+#define SOAK_OURS (-1)                  /* code: we reset it (SO_LINGER 0) */
+#define SOAK_FAIL (-2)                  /* code: we gave up on it (handshake timeout) */
+typedef struct soak_ival {
+    int64_t t_up, t_open, t_close;      /* t_close INT64_MAX: still open at the end */
+    uint32_t user, inst;
+    int32_t code;                       /* close code; 0: TCP EOF or reset; SOAK_OURS; SOAK_FAIL */
+    uint32_t pad;
+} soak_ival_t;
+
+/* RECORD/soak-<idx>.bin: this header, the sends, receipts and sessions,
+ * then the child's report_t. */
+typedef struct {
+    char magic[8];
+    uint64_t nsend, nrecv, nival;
+    int64_t t_dump;                     /* when it was written (the end of the run) */
+    uint64_t conns;
+    int32_t procs, idx;
+} soak_hdr_t;
+
+static const char s_soak_magic[8] = "ZWSDSK2";
+
+static uint64_t
+s_fnv(const char *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* The slot for element n of a doubling array of sz-byte elements, or NULL
+ * (counted: the verdict is then incomplete). */
+static void *
+s_grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    if (n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 4096;
+        void *p = realloc(*arr, nc * sz);
+        if (!p) {
+            g.r.s_rec_lost++;
+            return NULL;
+        }
+        *arr = p;
+        *cap = nc;
+    }
+    return (char *)*arr + n * sz;
+}
+
+static void
+s_ctl_send6(uint32_t type, const int64_t v[6])
+{
+    ctl_msg_t m = { .type = type };
+    memcpy(m.v, v, sizeof m.v);
+    if (send(g.ctl, &m, sizeof m, 0) < 0)
+        g.stop = true;
+}
+
+/* Closes that every soak sees by the thousand: counted, not logged. */
+static bool
+s_soak_routine(const char *why, int code)
+{
+    static const char *const ok[] = {
+        "connection closed without a close frame", "closed during the handshake", "timed out",
+        "reset by us",
+    };
+    if (code == 1000 || code == 1001 || code == 1013 || code == 4001)
+        return true;
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strcmp(why, ok[i]) == 0)
+            return true;
+    return strcmp(why, strerror(ECONNRESET)) == 0 || strcmp(why, strerror(ECONNREFUSED)) == 0
+        || strcmp(why, strerror(EPIPE)) == 0 || strncmp(why, "answer \"HTTP/1.1 503", 20) == 0;
+}
+
+/* s_conn_kill() in soak mode: note when and how C ended. */
+static void
+s_soak_killed(conn_t *c, const char *why, int code)
+{
+    static const int codes[6] = { 1000, 1001, 1011, 1013, 4001, 4008 };
+    c->t_close = g.now;
+    c->close_code = c->ours ? SOAK_OURS : code ? code : strcmp(why, "timed out") == 0 ? SOAK_FAIL : 0;
+    if (c->state == ST_OPEN) {
+        g.nopen--;
+        if (!c->ours && code) {
+            unsigned i = 0;
+            while (i < 6 && codes[i] != code)
+                i++;
+            g.r.s_cl_code[i]++;
+        } else if (!c->ours) {
+            g.r.s_cl_tcp++;
+        }
+    } else if (!c->ours) {
+        g.r.failed++;
+        if (c->close_code == SOAK_FAIL)
+            g.r.s_timeouts++;
+    }
+    if (!s_soak_routine(why, code)) {
+        char name[96];
+        *s_user(name, c, c->user) = '\0';
+        s_log("%s (connection #%u, %s): %s%s%.0d", name, c->inst, st_name[c->state], why,
+              code ? ": close code " : "", code);
+    }
+}
+
+/* s_reap() in soak mode: file C's interval, then schedule its reconnect
+ * after a randomized backoff, as a client would: [min, max] ms after a
+ * session ended, growing (to 4x max, 5 s at most) while attempts keep
+ * failing before their welcome. */
+static void
+s_soak_reaped(conn_t *c)
+{
+    if (c->t_up) {
+        soak_ival_t *v = s_grow((void **)&g.si, &g.capsi, g.nsi, sizeof *v);
+        if (v) {
+            *v = (soak_ival_t){ c->t_up, c->t_open, c->t_close, (uint32_t)c->user, c->inst,
+                                c->close_code, 0 };
+            g.nsi++;
+        }
+    }
+    if (!c->t_open && c->fails < 8)
+        c->fails++;
+    long lo = g.cfg->backoff_min, hi = g.cfg->backoff_max;
+    if (c->fails > 1)
+        hi <<= c->fails - 1 < 2 ? c->fails - 1 : 2;
+    if (hi > 5000)
+        hi = 5000;
+    if (hi <= lo)
+        hi = lo + 1;
+    c->retry_at = g.now + (lo + (int64_t)(s_rand() % (uint64_t)(hi - lo))) * 1000;
+    c->state = ST_NEW;
+    c->dead = c->want_out = c->drained = c->eof = c->msgop = c->ours = 0;
+    c->fgot = 0;
+    c->t_up = c->t_open = 0;
+    c->seq_in = -1;
+}
+
+static void
+s_soak_start(conn_t *c)
+{
+    c->inst++;
+    c->close_code = 0;
+    c->t_close = 0;
+    s_conn_start(c);
+}
+
+/* Queue C's next chat: {"receiver":"u7","msg":{"t":…,"s":…,"k":K},"id":"K"}. */
+static void
+s_soak_chat(conn_t *c)
+{
+    soak_send_t *s = s_grow((void **)&g.ss, &g.capss, g.nss, sizeof *s);
+    if (!s)
+        return;
+    memset(s, 0, sizeof *s);
+    s->k = (uint64_t)g.idx << SOAK_KBITS | g.nss;
+    s->t_send = g.now;
+    s->sender = (uint32_t)c->user;
+    s->receiver = (uint32_t)c->peer;
+    s->inst = c->inst;
+    g.nss++;
+    char buf[256], *p = buf;
+    p = stpcpy(p, "{\"receiver\":\"");
+    p = s_user(p, NULL, c->peer);
+    p = stpcpy(p, "\",\"msg\":{\"t\":");
+    p = s_u64(p, (uint64_t)g.now);
+    p = stpcpy(p, ",\"s\":");
+    p = s_u64(p, (uint64_t)c->seq_out);
+    p = stpcpy(p, ",\"k\":");
+    p = s_u64(p, s->k);
+    p = stpcpy(p, "},\"id\":\"");
+    p = s_u64(p, s->k);
+    p = stpcpy(p, "\"}");
+    c->seq_out++;
+    g.r.sent++;
+    s_send_frame(c, WSLAY_TEXT_FRAME, buf, (size_t)(p - buf));
+}
+
+/* An ack or an error naming id: the first answer is kept whole, a second
+ * one's status and time too (a third only counts). */
+static void
+s_soak_answer(conn_t *c, const char *id, size_t idlen, uint8_t status, const char *mid,
+              size_t midlen)
+{
+    uint64_t k = 0;
+    bool ok = idlen > 0 && idlen <= 19;
+    for (size_t i = 0; ok && i < idlen; i++) {
+        ok = id[i] >= '0' && id[i] <= '9';
+        k = k * 10 + (uint64_t)(id[i] - '0');
+    }
+    if (!ok || (k >> SOAK_KBITS) != (uint64_t)g.idx || (k & SOAK_KMASK) >= g.nss) {
+        char name[96];
+        *s_user(name, c, c->user) = '\0';
+        g.r.s_ack_unknown++;
+        s_log("%s: answer for an id we did not send: %.*s", name, (int)(idlen > 64 ? 64 : idlen), id);
+        return;
+    }
+    soak_send_t *s = &g.ss[k & SOAK_KMASK];
+    if (s->nans == 0) {
+        s->status = status;
+        s->t_ack = g.now;
+        size_t n = midlen < sizeof s->mid - 1 ? midlen : sizeof s->mid - 1;
+        memcpy(s->mid, mid, n);
+        s->mid[n] = '\0';
+        g.r.s_answered++;
+    } else if (s->nans == 1) {
+        s->status2 = status;
+        s->t_ack2 = g.now;
+    }
+    if (s->nans < 255)
+        s->nans++;
+}
+
+/* A chat that reached C: P the frame, M its msg value. */
+static void
+s_soak_recv(conn_t *c, const char *p, const char *m, const char *end)
+{
+    int64_t k, sq;
+    if (!m || !s_int(s_key(m, end, "\"k\"", 3), end, &k) || k < 0) {
+        g.r.unexpected++;
+        s_log("chat without our key: %.*s", (int)(end - p > 200 ? 200 : end - p), p);
+        return;
+    }
+    const char *mid = s_key(p, end, "\"mid\"", 5);
+    const char *mide = mid && *mid == '"' ? memchr(mid + 1, '"', (size_t)(end - mid - 1)) : NULL;
+    soak_recv_t *r = s_grow((void **)&g.sr, &g.capsr, g.nsr, sizeof *r);
+    if (!r)
+        return;
+    r->k = (uint64_t)k;
+    r->midh = mide ? s_fnv(mid + 1, (size_t)(mide - mid - 1)) : 0;
+    r->t = g.now;
+    r->user = (uint32_t)c->user;
+    r->inst = c->inst;
+    g.nsr++;
+    g.r.recv++;
+    /* one sender per receiver and "s" counts per sender across its
+     * reconnects: a step back is a reordering (reported, not a violation) */
+    if (s_int(s_key(m, end, "\"s\"", 3), end, &sq)) {
+        if (sq <= c->seq_in)
+            g.r.order_err++;
+        c->seq_in = sq;
+    }
+}
+
+/* Reset up to N of our connections (open ones first): SO_LINGER {1, 0}
+ * makes the close in s_reap() send an RST; each then reconnects. */
+static void
+s_soak_rst(int64_t n)
+{
+    struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+    int64_t done = 0;
+    uint32_t start = g.n ? (uint32_t)(s_rand() % g.n) : 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < g.n && done < n; i++) {
+            conn_t *c = &g.conns[(start + i) % g.n];
+            if (c->dead || c->fd < 0 || c->state == ST_NEW || c->state >= ST_CLOSING)
+                continue;
+            if ((pass == 0) != (c->state == ST_OPEN))
+                continue;
+            setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+            c->ours = 1;
+            s_conn_kill(c, "reset by us", 0);
+            done++;
+        }
+    }
+    g.r.s_rst += (uint64_t)done;
+    s_ctl_send(CTL_RSTDONE, done, 0, 0, 0);
+}
+
+/* One loop turn of a soak child: the first connects (at --connect-rate),
+ * reconnects that are due, handshake deadlines, READY, sends, progress. */
+static void
+s_soak_tick(void)
+{
+    while (g.started < g.n) {
+        double allowed = 1.0 + (double)(g.now - g.c0) * g.crate / 1e6;
+        if ((double)g.started >= allowed)
+            break;
+        s_soak_start(&g.conns[g.started++]);
+    }
+    if (g.now >= g.next_scan_soak) {
+        g.next_scan_soak = g.now + 10000;
+        for (uint32_t i = 0; i < g.started; i++) {
+            conn_t *c = &g.conns[i];
+            if (c->dead)
+                continue;
+            if (c->state == ST_NEW && g.now >= c->retry_at)
+                s_soak_start(c);
+            else if (c->state > ST_NEW && c->state < ST_OPEN && g.now > c->deadline)
+                s_conn_kill(c, "timed out", 0);
+        }
+    }
+    int64_t ready_by = g.c0 + (int64_t)(((double)g.n / g.crate + g.cfg->timeout) * 1e6);
+    if (!g.ready_sent && g.started == g.n && (g.nopen == g.n || g.now > ready_by)) {
+        g.ready_sent = true;
+        s_ctl_send(CTL_READY, g.nopen, (int64_t)g.r.failed, g.now - g.c0, 0);
+    }
+    if (g.go && g.now >= g.t0 && g.now < g.t2) {
+        uint64_t due = (uint64_t)((double)(g.now - g.t0) * g.rate_local / 1e6) + 1;
+        while (g.attempts < due) {
+            g.attempts++;
+            conn_t *c = s_next_sender();
+            if (c)
+                s_soak_chat(c);
+            else
+                g.r.s_skipped++;
+        }
+    }
+    if (g.now >= g.next_progress) {
+        g.next_progress = g.now + 500000;
+        int64_t v[6] = { (int64_t)g.r.sent, (int64_t)g.r.recv, (int64_t)g.r.s_answered, g.nopen,
+                         (int64_t)g.r.s_reconnects, (int64_t)g.r.s_rst };
+        s_ctl_send6(CTL_PROGRESS, v);
+    }
+}
+
+static int64_t
+s_soak_timeout_us(void)
+{
+    int64_t t = g.started < g.n ? 1000 : 10000;
+    if (g.go && g.now < g.t2 && g.rate_local > 0) {
+        int64_t next = g.t0 + (int64_t)((double)g.attempts * 1e6 / g.rate_local);
+        if (next - g.now < t)
+            t = next - g.now;
+    }
+    return t < 0 ? 0 : t;
+}
+
+/* At STOP: every record to RECORD/soak-<idx>.bin, the connections still
+ * open as intervals that never closed. Returns 0 or -1 (logged). */
+static int
+s_soak_dump(void)
+{
+    for (uint32_t i = 0; i < g.n; i++) {
+        conn_t *c = &g.conns[i];
+        if (c->dead || !c->t_up || c->state < ST_WELCOME || c->state > ST_OPEN)
+            continue;
+        soak_ival_t *v = s_grow((void **)&g.si, &g.capsi, g.nsi, sizeof *v);
+        if (!v)
+            break;
+        *v = (soak_ival_t){ c->t_up, c->t_open, INT64_MAX, (uint32_t)c->user, c->inst, 0, 0 };
+        g.nsi++;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/soak-%d.bin", g.cfg->record, g.idx);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        s_log("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    soak_hdr_t h = { .nsend = g.nss, .nrecv = g.nsr, .nival = g.nsi, .t_dump = s_now_us(),
+                     .conns = g.cfg->conns, .procs = g.cfg->procs, .idx = g.idx };
+    memcpy(h.magic, s_soak_magic, sizeof h.magic);
+    bool ok = fwrite(&h, sizeof h, 1, f) == 1
+        && fwrite(g.ss, sizeof *g.ss, g.nss, f) == g.nss
+        && fwrite(g.sr, sizeof *g.sr, g.nsr, f) == g.nsr
+        && fwrite(g.si, sizeof *g.si, g.nsi, f) == g.nsi
+        && fwrite(&g.r, sizeof g.r, 1, f) == 1;
+    if (fclose(f) != 0 || !ok) {
+        s_log("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void
 s_ctl_read(void)
 {
@@ -1178,8 +1680,9 @@ s_ctl_read(void)
         return;
     }
     switch (m.type) {
-    case CTL_GO:
+    case CTL_GO:                /* soak: again after an END to resume */
         g.go = true;
+        g.attempts = 0;
         g.t0 = m.v[0];
         g.t1 = m.v[1];
         g.t2 = m.v[2];
@@ -1197,12 +1700,17 @@ s_ctl_read(void)
     case CTL_STOP:
         g.stop = true;
         break;
+    case CTL_RST:
+        s_soak_rst(m.v[0]);
+        break;
     }
 }
 
 static int64_t
 s_timeout_us(void)
 {
+    if (g.cfg->mode == MODE_SOAK)
+        return s_soak_timeout_us();
     int64_t t = 100000;
     if (g.started < g.n)
         t = 1000;
@@ -1364,6 +1872,12 @@ s_child(const cfg_t *cfg, int idx, int ctl)
         }
         if (s_sig)
             g.stop = true;
+        if (cfg->mode == MODE_SOAK) {
+            s_soak_tick();
+            s_flush();
+            s_reap();
+            continue;
+        }
         if (!g.ready_sent)
             s_connect_phase();
         s_chat_phase();
@@ -1376,6 +1890,8 @@ s_child(const cfg_t *cfg, int idx, int ctl)
         s_reap();
     }
     s_window_close();
+    if (cfg->mode == MODE_SOAK && s_soak_dump() < 0)
+        g.r.s_rec_lost++;
     g.r.type = CTL_REPORT;
     g.r.cpu_ns = s_cpu_ns();
     send(g.ctl, &g.r, sizeof g.r, 0);
@@ -1412,9 +1928,45 @@ typedef struct {
     int64_t *glast, *gfirst;
     long gcomplete, gincomplete;
     report_t t;                 /* the children's reports added up */
+    /* soak: the control FIFO and what it asked for */
+    int ctlfd;
+    char cbuf[512];
+    size_t clen;
+    bool c_start, c_stop, c_end, c_pause, c_resume, soak_ran;
+    int64_t rst_req;            /* connections to reset, not yet handed out */
+    int rst_wait;               /* children yet to answer the RST handed out */
+    int64_t rst_n, rst_t0, rst_total, rst_steps;
+    bool rst_active;            /* handed out, not all answered */
+    int64_t t_go, t_stop, t_end, next_prog;
 } run_t;
 
 static run_t s_run;
+
+static void s_report_add(report_t *t, const report_t *r);
+
+static void s_soak_command(run_t *run, char *line);
+
+/* Whatever the control FIFO has: complete lines are commands. */
+static void
+s_ctl_input(run_t *run)
+{
+    for (;;) {
+        ssize_t r = read(run->ctlfd, run->cbuf + run->clen, sizeof run->cbuf - 1 - run->clen);
+        if (r <= 0)
+            return;
+        run->clen += (size_t)r;
+        char *nl;
+        while ((nl = memchr(run->cbuf, '\n', run->clen))) {
+            *nl = '\0';
+            s_soak_command(run, run->cbuf);
+            size_t used = (size_t)(nl + 1 - run->cbuf);
+            memmove(run->cbuf, nl + 1, run->clen - used);
+            run->clen -= used;
+        }
+        if (run->clen == sizeof run->cbuf - 1)
+            run->clen = 0;      /* a line that long is no command */
+    }
+}
 
 static void
 s_on_parent_signal(int sig)
@@ -1530,17 +2082,20 @@ static void
 s_parent_poll(run_t *run, int64_t until_us)
 {
     const int P = run->cfg->procs;
-    struct pollfd pfd[MAX_PROCS];
+    struct pollfd pfd[MAX_PROCS + 1];
     for (int i = 0; i < P; i++) {
         pfd[i].fd = run->kids[i].gone ? -1 : run->kids[i].fd;
         pfd[i].events = POLLIN;
         pfd[i].revents = 0;
     }
+    pfd[P] = (struct pollfd){ .fd = run->ctlfd, .events = POLLIN };
     int64_t to = until_us - s_now_us();
     to = to < 0 ? 0 : to > 100000 ? 100000 : to;
     struct timespec ts = { .tv_sec = to / 1000000, .tv_nsec = (to % 1000000) * 1000 };
-    if (ppoll(pfd, (nfds_t)P, &ts, NULL) <= 0)
+    if (ppoll(pfd, (nfds_t)P + 1, &ts, NULL) <= 0)
         return;
+    if (pfd[P].revents)
+        s_ctl_input(run);
     static report_t buf;
     for (int i = 0; i < P; i++) {
         if (!pfd[i].revents)
@@ -1568,6 +2123,9 @@ s_parent_poll(run_t *run, int64_t until_us)
             k->ready_msg = *m;
         } else if (m->type == CTL_PROGRESS) {
             k->progress = *m;
+        } else if (m->type == CTL_RSTDONE) {
+            run->rst_wait--;
+            run->rst_n += m->v[0];
         } else if (m->type == CTL_GDONE && m->v[0] == run->gk) {
             run->gdone++;
             if (m->v[1] > run->g_last)
@@ -1639,7 +2197,7 @@ s_wait_ready(run_t *run)
         printf("a worker process died while connecting (after %.3f s)\n", run->connect_s);
     if (run->all_ready && run->opened == 0)
         return false;
-    if (run->all_ready && run->failed && cfg->mode != MODE_IDLE) {
+    if (run->all_ready && run->failed && cfg->mode != MODE_IDLE && cfg->mode != MODE_SOAK) {
         fprintf(stderr, "zwsd-loadgen: %" PRIu64 " connections failed, not measuring\n", run->failed);
         return false;
     }
@@ -1790,31 +2348,47 @@ s_collect(run_t *run)
             run->lost_child = true;
         if (!k->reported)
             continue;
-        const report_t *r = &k->rep;
-        t->opened += r->opened;
-        t->failed += r->failed;
-        t->dropped += r->dropped;
-        t->pings += r->pings;
-        t->sent += r->sent;
-        t->recv += r->recv;
-        t->sent_w += r->sent_w;
-        t->recv_w += r->recv_w;
-        t->ack_delivered += r->ack_delivered;
-        t->ack_offline += r->ack_offline;
-        t->ack_sent += r->ack_sent;
-        t->ack_other += r->ack_other;
-        t->errors += r->errors;
-        t->order_err += r->order_err;
-        t->unexpected += r->unexpected;
-        t->cpu_w_ns += r->cpu_w_ns;
-        t->cpu_ns += r->cpu_ns;
-        t->window_us = r->window_us > t->window_us ? r->window_us : t->window_us;
-        t->lat_max = r->lat_max > t->lat_max ? r->lat_max : t->lat_max;
-        t->lat_sum += r->lat_sum;
-        t->lat_n += r->lat_n;
-        for (unsigned h = 0; h < HIST_N; h++)
-            t->hist[h] += r->hist[h];
+        s_report_add(t, &k->rep);
     }
+}
+
+/* Add a child's counters to the total T. */
+static void
+s_report_add(report_t *t, const report_t *r)
+{
+    t->opened += r->opened;
+    t->failed += r->failed;
+    t->dropped += r->dropped;
+    t->pings += r->pings;
+    t->sent += r->sent;
+    t->recv += r->recv;
+    t->sent_w += r->sent_w;
+    t->recv_w += r->recv_w;
+    t->ack_delivered += r->ack_delivered;
+    t->ack_offline += r->ack_offline;
+    t->ack_sent += r->ack_sent;
+    t->ack_other += r->ack_other;
+    t->errors += r->errors;
+    t->order_err += r->order_err;
+    t->unexpected += r->unexpected;
+    t->s_skipped += r->s_skipped;
+    t->s_answered += r->s_answered;
+    t->s_ack_unknown += r->s_ack_unknown;
+    t->s_reconnects += r->s_reconnects;
+    t->s_rst += r->s_rst;
+    for (unsigned j = 0; j < 7; j++)
+        t->s_cl_code[j] += r->s_cl_code[j];
+    t->s_cl_tcp += r->s_cl_tcp;
+    t->s_timeouts += r->s_timeouts;
+    t->s_rec_lost += r->s_rec_lost;
+    t->cpu_w_ns += r->cpu_w_ns;
+    t->cpu_ns += r->cpu_ns;
+    t->window_us = r->window_us > t->window_us ? r->window_us : t->window_us;
+    t->lat_max = r->lat_max > t->lat_max ? r->lat_max : t->lat_max;
+    t->lat_sum += r->lat_sum;
+    t->lat_n += r->lat_n;
+    for (unsigned h = 0; h < HIST_N; h++)
+        t->hist[h] += r->hist[h];
 }
 
 /* The generator's whole CPU: every child's plus the parent's. */
@@ -1938,6 +2512,718 @@ s_print_group(run_t *run)
         || n < cfg->count ? 1 : 0;
 }
 
+/* ----------------------------------------------------------- soak: parent */
+
+/* A line from the control FIFO: start, pause, resume, rst [N], stop, end. */
+static void
+s_soak_command(run_t *run, char *line)
+{
+    char *p = line;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strlen(p);
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+        p[--n] = '\0';
+    if (!*p)
+        return;
+    if (!strcmp(p, "start")) {
+        run->c_start = true;
+    } else if (!strcmp(p, "stop")) {
+        run->c_stop = true;
+    } else if (!strcmp(p, "end")) {
+        run->c_end = true;
+    } else if (!strcmp(p, "pause")) {
+        run->c_pause = true;
+    } else if (!strcmp(p, "resume")) {
+        run->c_resume = true;
+    } else if (!strncmp(p, "rst", 3) && (p[3] == '\0' || p[3] == ' ')) {
+        char *e = NULL;
+        long long v = p[3] ? strtoll(p + 4, &e, 10) : (long long)run->cfg->conns;
+        if (p[3] && (*e || v <= 0)) {
+            fprintf(stderr, "zwsd-loadgen: control: bad command '%s'\n", p);
+            return;
+        }
+        run->rst_req += v;
+    } else {
+        fprintf(stderr, "zwsd-loadgen: control: unknown command '%s'\n", p);
+    }
+}
+
+/* Field J of the children's last PROGRESS, added up. */
+static int64_t
+s_soak_sum(const run_t *run, int j)
+{
+    int64_t v = 0;
+    for (int i = 0; i < run->cfg->procs; i++)
+        if (run->kids[i].progress.type == CTL_PROGRESS)
+            v += run->kids[i].progress.v[j];
+    return v;
+}
+
+static void
+s_soak_progress(const run_t *run)
+{
+    int64_t now = s_now_us();
+    printf("progress t=%.0f open=%" PRId64 "/%" PRIu64 " sent=%" PRId64 " answered=%" PRId64
+           " received=%" PRId64 " reconnects=%" PRId64 " reset=%" PRId64 "\n",
+           run->t_go && now > run->t_go ? (double)(now - run->t_go) / 1e6 : 0.0, s_soak_sum(run, 3),
+           run->cfg->conns, s_soak_sum(run, 0), s_soak_sum(run, 2), s_soak_sum(run, 1),
+           s_soak_sum(run, 4), s_soak_sum(run, 5));
+}
+
+/* Hand a pending "rst N" out: each child resets its share of the users. */
+static void
+s_soak_rst_out(run_t *run)
+{
+    const cfg_t *cfg = run->cfg;
+    const uint64_t N = cfg->conns, P = (uint64_t)cfg->procs;
+    uint64_t want = run->rst_req > (int64_t)N ? N : (uint64_t)run->rst_req, given = 0;
+    run->rst_req = 0;
+    run->rst_n = 0;
+    run->rst_wait = 0;
+    run->rst_t0 = s_now_us();
+    for (uint64_t i = 0; i < P; i++) {
+        uint64_t share = i == P - 1 ? want - given : want * (N * (i + 1) / P - N * i / P) / N;
+        given += share;
+        if (run->kids[i].gone)
+            continue;
+        s_kid_send(run, (int)i, CTL_RST, (int64_t)share, 0, 0);
+        run->rst_wait++;
+    }
+    run->rst_steps++;
+    run->rst_active = true;
+}
+
+/* One wait of the soak's parent, until UNTIL at most: RST requests out and
+ * their completion in, a progress line every second. */
+static void
+s_soak_turn(run_t *run, int64_t until)
+{
+    int64_t now = s_now_us();
+    if (run->rst_req && !run->rst_active)
+        s_soak_rst_out(run);
+    if (run->rst_active && run->rst_wait <= 0) {
+        run->rst_active = false;
+        run->rst_total += run->rst_n;
+        printf("soak: reset %" PRId64 " connections (%.1f ms)\n", run->rst_n,
+               (double)(now - run->rst_t0) / 1e3);
+    }
+    if (now >= run->next_prog) {
+        if (run->next_prog)
+            s_soak_progress(run);
+        run->next_prog = now + 1000000;
+    }
+    s_parent_poll(run, until < run->next_prog ? until : run->next_prog);
+}
+
+#define SOAK_WAIT_US 3600000000ll   /* the longest wait for the driver's next command */
+
+static bool
+s_soak_going(const run_t *run)
+{
+    return !s_sig && !s_any_gone(run);
+}
+
+/* Soak: ready → (start) → send until --duration or "stop" → grace → settle
+ * → ("end"). The verdict comes after s_collect(). */
+static void
+s_run_soak(run_t *run)
+{
+    const cfg_t *cfg = run->cfg;
+    if (run->opened < cfg->conns) {
+        printf("soak: only %" PRIu64 " of %" PRIu64 " connections opened; not starting\n",
+               run->opened, cfg->conns);
+        return;
+    }
+    run->soak_ran = true;
+    printf("soak: ready: %" PRIu64 " connections open\n", run->opened);
+    if (run->ctlfd >= 0) {
+        printf("soak: waiting for \"start\" on %s\n", cfg->control);
+        int64_t until = s_now_us() + SOAK_WAIT_US;
+        while (!run->c_start && !run->c_stop && !run->c_end && s_soak_going(run) && s_now_us() < until)
+            s_soak_turn(run, until);
+    }
+    int64_t t0 = s_now_us() + 20000;
+    run->t_go = t0;
+    for (int i = 0; i < cfg->procs; i++)
+        s_kid_send(run, i, CTL_GO, t0, t0, INT64_MAX);
+    int64_t until = cfg->duration > 0 ? t0 + (int64_t)(cfg->duration * 1e6) : t0 + SOAK_WAIT_US;
+    printf("soak: sending %g chats/s over %" PRIu64 " users, each with an id\n", cfg->rate, cfg->conns);
+    bool paused = false;
+    while (!run->c_stop && !run->c_end && s_soak_going(run) && s_now_us() < until) {
+        if (run->c_pause && !paused) {
+            for (int i = 0; i < cfg->procs; i++)
+                s_kid_send(run, i, CTL_END, 0, 0, 0);
+            printf("soak: paused\n");
+            paused = true;
+        }
+        if (run->c_resume && paused) {
+            int64_t t = s_now_us() + 20000;
+            for (int i = 0; i < cfg->procs; i++)
+                s_kid_send(run, i, CTL_GO, t, t, INT64_MAX);
+            printf("soak: resumed\n");
+            paused = false;
+        }
+        run->c_pause = run->c_resume = false;
+        s_soak_turn(run, until);
+    }
+    for (int i = 0; i < cfg->procs; i++)
+        s_kid_send(run, i, CTL_END, 0, 0, 0);
+    run->t_stop = s_now_us();
+    printf("soak: sending stopped after %.1f s; %g s of grace for answers and deliveries\n",
+           (double)(run->t_stop - t0) / 1e6, cfg->grace);
+    until = run->t_stop + (int64_t)(cfg->grace * 1e6);
+    while (s_soak_going(run) && s_now_us() < until)
+        s_soak_turn(run, until);
+    int64_t s0 = s_now_us();
+    until = s0 + (int64_t)(cfg->settle * 1e6);
+    while (s_soak_going(run) && (s_soak_sum(run, 3) < (int64_t)cfg->conns || run->rst_active)
+           && s_now_us() < until)
+        s_soak_turn(run, until);
+    int64_t open = s_soak_sum(run, 3);
+    printf("soak: %s: %" PRId64 "/%" PRIu64 " connections open (%.1f s after the grace)\n",
+           open == (int64_t)cfg->conns ? "settled" : "not settled", open, cfg->conns,
+           (double)(s_now_us() - s0) / 1e6);
+    if (run->ctlfd >= 0 && !run->c_end) {
+        printf("soak: waiting for \"end\" on %s\n", cfg->control);
+        until = s_now_us() + SOAK_WAIT_US;
+        while (!run->c_end && s_soak_going(run) && s_now_us() < until)
+            s_soak_turn(run, until);
+    }
+    run->t_end = s_now_us();
+}
+
+/* ------------------------------------------------------ soak: the verdict */
+
+/* Rules (zwsd-loadgen(1), VERIFICATION): */
+#define SOAK_ACK_WAIT_US   3000000  /* (a) an answer is owed once the sender stayed open this long */
+#define SOAK_PRE_US        1000000  /* (c) a receiver session that ended this long before the send */
+#define SOAK_POST_US       1000000  /*     or this long after the ack excuses a missing delivery */
+#define SOAK_OFF_MARGIN_US  500000  /* (d) the receiver's session must outlive the ack by this much */
+#define SOAK_LATE_US       1000000  /* answers slower than this are counted (the protocol's 1 s) */
+#define SOAK_EX_MAX        50
+
+enum { V_UNANSWERED, V_MULTI, V_DELIVERED, V_OFFLINE, V_UNAVAIL, V_DUP, V_UNAVAIL_RECV,
+       V_UNEXPECTED, V_MISROUTED, V_KINDS };
+static const char *const s_vkey[V_KINDS] = {
+    "unanswered", "multiple", "delivered_not_received", "false_offline", "unavailable_broker_up",
+    "duplicate", "unavailable_received", "unexpected_answer", "misrouted",
+};
+static const char *const s_vdesc[V_KINDS] = {
+    "(a) no answer, though the sending connection stayed open 3 s",
+    "(b) more than one answer",
+    "(c) delivered, but that mid never reached the receiver, and no session of it ended around then",
+    "(d) offline, but the receiver got it or was open (welcomed) from before the send to after the ack",
+    "(e) unavailable, but the broker was up from the send to the answer",
+    "(f) the same message more than once on one connection",
+    "(g) unavailable (\"the message was not sent\"), yet the receiver got it",
+    "(u) an answer other than delivered, offline or unavailable",
+    "(x) received by a user it was not sent to",
+};
+
+typedef struct {
+    const soak_send_t *s;
+    char note[160];
+} soak_ex_t;
+
+typedef struct {
+    const cfg_t *cfg;
+    soak_send_t *s;
+    soak_recv_t *r;
+    soak_ival_t *iv;
+    size_t ns, nr, ni;
+    size_t *uoff;               /* user u's sessions: iv[uoff[u]] .. iv[uoff[u + 1] - 1], by t_up */
+    int64_t (*win)[2];          /* broker down: [killed, reachable + --broker-grace] */
+    size_t nwin, capwin;
+    int64_t off;                /* CLOCK_REALTIME - CLOCK_MONOTONIC, µs */
+    FILE *vf;                   /* every violation, when the records are kept */
+    uint64_t v[V_KINDS];
+    soak_ex_t ex[V_KINDS][SOAK_EX_MAX];
+} soak_db_t;
+
+/* Read every child's records into db; with REP, add their counters to it
+ * and note the earliest end (offline --verify). Returns 0 or -1. */
+static int
+s_soak_load(soak_db_t *db, int procs, const char *dir, report_t *rep, int64_t *t_end)
+{
+    for (int i = 0; i < procs; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/soak-%d.bin", dir, i);
+        FILE *f = fopen(path, "r");
+        soak_hdr_t h;
+        if (!f || fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, s_soak_magic, sizeof h.magic)) {
+            fprintf(stderr, "zwsd-loadgen: cannot read %s\n", path);
+            if (f)
+                fclose(f);
+            return -1;
+        }
+        void *a = realloc(db->s, (db->ns + h.nsend + 1) * sizeof *db->s);
+        void *b = a ? realloc(db->r, (db->nr + h.nrecv + 1) * sizeof *db->r) : NULL;
+        void *c = b ? realloc(db->iv, (db->ni + h.nival + 1) * sizeof *db->iv) : NULL;
+        if (a)
+            db->s = a;
+        if (b)
+            db->r = b;
+        if (c)
+            db->iv = c;
+        static report_t r;
+        bool ok = c && fread(db->s + db->ns, sizeof *db->s, h.nsend, f) == h.nsend
+                    && fread(db->r + db->nr, sizeof *db->r, h.nrecv, f) == h.nrecv
+                    && fread(db->iv + db->ni, sizeof *db->iv, h.nival, f) == h.nival
+                    && fread(&r, sizeof r, 1, f) == 1;
+        fclose(f);
+        if (ok && rep) {
+            s_report_add(rep, &r);
+            if (!*t_end || h.t_dump < *t_end)
+                *t_end = h.t_dump;
+        }
+        if (!ok) {
+            fprintf(stderr, "zwsd-loadgen: %s: short or out of memory\n", path);
+            return -1;
+        }
+        db->ns += h.nsend;
+        db->nr += h.nrecv;
+        db->ni += h.nival;
+    }
+    return 0;
+}
+
+/* The driver's fault log: "<wall µs> <event> …" lines. broker-down opens a
+ * window, the next broker-up closes it (--broker-grace later); other events
+ * are the driver's business. Returns the number of lines read, -1 if none. */
+static long
+s_soak_faults(soak_db_t *db, const char *path)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return -1;
+    char line[512];
+    long n = 0;
+    while (fgets(line, sizeof line, f)) {
+        long long w;
+        char ev[64];
+        if (sscanf(line, "%lld %63s", &w, ev) != 2)
+            continue;
+        n++;
+        int64_t t = (int64_t)w - db->off;
+        if (!strcmp(ev, "broker-down")) {
+            if (db->nwin == db->capwin) {
+                size_t nc = db->capwin ? db->capwin * 2 : 64;
+                void *p = realloc(db->win, nc * sizeof *db->win);
+                if (!p)
+                    break;
+                db->win = p;
+                db->capwin = nc;
+            }
+            db->win[db->nwin][0] = t;
+            db->win[db->nwin][1] = INT64_MAX;
+            db->nwin++;
+        } else if (!strcmp(ev, "broker-up") && db->nwin && db->win[db->nwin - 1][1] == INT64_MAX) {
+            db->win[db->nwin - 1][1] = t + (int64_t)(db->cfg->broker_grace * 1e6);
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static int
+s_cmp_recv(const void *a, const void *b)
+{
+    const soak_recv_t *x = a, *y = b;
+    if (x->k != y->k)
+        return x->k < y->k ? -1 : 1;
+    if (x->user != y->user)
+        return x->user < y->user ? -1 : 1;
+    if (x->inst != y->inst)
+        return x->inst < y->inst ? -1 : 1;
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+static int
+s_cmp_ival(const void *a, const void *b)
+{
+    const soak_ival_t *x = a, *y = b;
+    if (x->user != y->user)
+        return x->user < y->user ? -1 : 1;
+    return (x->t_up > y->t_up) - (x->t_up < y->t_up);
+}
+
+/* First receipt of key k (db->nr if none). */
+static size_t
+s_recv_lb(const soak_db_t *db, uint64_t k)
+{
+    size_t lo = 0, hi = db->nr;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (db->r[mid].k < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const soak_ival_t *
+s_ival(const soak_db_t *db, uint32_t u, uint32_t inst)
+{
+    if (u >= db->cfg->conns)
+        return NULL;
+    for (size_t i = db->uoff[u]; i < db->uoff[u + 1]; i++)
+        if (db->iv[i].inst == inst)
+            return &db->iv[i];
+    return NULL;
+}
+
+/* Did a session of user u (one that got its 101) end within [a, b]? */
+static bool
+s_closed_between(const soak_db_t *db, uint32_t u, int64_t a, int64_t b)
+{
+    for (size_t i = db->uoff[u]; u < db->cfg->conns && i < db->uoff[u + 1]; i++)
+        if (db->iv[i].t_close != INT64_MAX && db->iv[i].t_close >= a && db->iv[i].t_close <= b)
+            return true;
+    return false;
+}
+
+/* Did the server end a session of user u (a close code, or TCP EOF/reset:
+ * its worker died or drained) within [a, b]? */
+static bool
+s_server_closed_between(const soak_db_t *db, uint32_t u, int64_t a, int64_t b)
+{
+    for (size_t i = db->uoff[u]; u < db->cfg->conns && i < db->uoff[u + 1]; i++)
+        if (db->iv[i].t_close != INT64_MAX && db->iv[i].t_close >= a && db->iv[i].t_close <= b
+            && db->iv[i].code >= 0)
+            return true;
+    return false;
+}
+
+/* Was one welcomed session of user u open from before a to after b? */
+static bool
+s_open_through(const soak_db_t *db, uint32_t u, int64_t a, int64_t b)
+{
+    for (size_t i = db->uoff[u]; u < db->cfg->conns && i < db->uoff[u + 1]; i++)
+        if (db->iv[i].t_open && db->iv[i].t_open < a && db->iv[i].t_close > b)
+            return true;
+    return false;
+}
+
+static bool
+s_broker_down(const soak_db_t *db, int64_t a, int64_t b)
+{
+    for (size_t i = 0; i < db->nwin; i++)
+        if (db->win[i][0] <= b && db->win[i][1] >= a)
+            return true;
+    return false;
+}
+
+/* HH:MM:SS.mmm UTC of monotonic time t: the soak script stamps zwsd's log
+ * lines the same way. */
+static const char *
+s_wall(const soak_db_t *db, int64_t t, char buf[16])
+{
+    if (t == INT64_MAX)
+        return strcpy(buf, "(open)");
+    int64_t w = t + db->off;
+    time_t sec = (time_t)(w / 1000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(buf, 16, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(w % 1000000 / 1000));
+    return buf;
+}
+
+static const char *
+s_how(const soak_ival_t *v, char buf[48])
+{
+    if (v->t_close == INT64_MAX)
+        return strcpy(buf, "open at the end");
+    if (v->code > 0)
+        snprintf(buf, 48, "close code %d", v->code);
+    else
+        strcpy(buf, v->code == SOAK_OURS ? "reset by us" : v->code == SOAK_FAIL
+               ? "no welcome in time" : "TCP EOF/reset from the server");
+    return buf;
+}
+
+static void
+s_soak_session(FILE *f, const soak_db_t *db, const char *role, const soak_ival_t *v)
+{
+    char a[16], b[16], c[16], how[48];
+    fprintf(f, "      %s %s%u session #%u: 101 %s, welcome %s, ended %s (%s)\n", role,
+            db->cfg->prefix, v->user, v->inst, s_wall(db, v->t_up, a),
+            v->t_open ? s_wall(db, v->t_open, b) : "none", s_wall(db, v->t_close, c), s_how(v, how));
+}
+
+/* Everything the records say about message s, for a person to follow up. */
+static void
+s_soak_describe(FILE *f, const soak_db_t *db, int kind, const soak_send_t *s, const char *note)
+{
+    char a[16], b[16];
+    const char *px = db->cfg->prefix;
+    fprintf(f, "  [%s] id %" PRIu64 " %s%u -> %s%u sent %s", s_vkey[kind], s->k, px, s->sender, px,
+            s->receiver, s_wall(db, s->t_send, a));
+    if (s->nans)
+        fprintf(f, ", %s at %s (+%.1f ms)%s%s", s_answer_name[s->status], s_wall(db, s->t_ack, b),
+                (double)(s->t_ack - s->t_send) / 1e3, s->mid[0] ? " mid " : "", s->mid);
+    else
+        fprintf(f, ", no answer");
+    if (s->nans > 1)
+        fprintf(f, ", then %s at %s (%u answers)", s_answer_name[s->status2], s_wall(db, s->t_ack2, a),
+                s->nans);
+    if (note && *note)
+        fprintf(f, ": %s", note);
+    fputc('\n', f);
+    const soak_ival_t *sv = s_ival(db, s->sender, s->inst);
+    if (sv)
+        s_soak_session(f, db, "sender", sv);
+    int64_t t1 = s->nans ? s->t_ack : s->t_send;
+    int shown = 0;
+    for (size_t i = db->uoff[s->receiver]; s->receiver < db->cfg->conns && i < db->uoff[s->receiver + 1]; i++) {
+        const soak_ival_t *v = &db->iv[i];
+        if (v->t_close >= s->t_send - 3000000 && v->t_up <= t1 + 3000000 && shown++ < 6)
+            s_soak_session(f, db, "receiver", v);
+    }
+    if (!shown)
+        fprintf(f, "      receiver %s%u: no session within 3 s of the send and the answer\n", px,
+                s->receiver);
+    size_t j = s_recv_lb(db, s->k);
+    for (int n = 0; j < db->nr && db->r[j].k == s->k && n < 4; j++, n++)
+        fprintf(f, "      received by %s%u on session #%u at %s\n", px, db->r[j].user, db->r[j].inst,
+                s_wall(db, db->r[j].t, a));
+}
+
+static void s_soak_violation(soak_db_t *db, int kind, const soak_send_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void
+s_soak_violation(soak_db_t *db, int kind, const soak_send_t *s, const char *fmt, ...)
+{
+    char note[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(note, sizeof note, fmt, ap);
+    va_end(ap);
+    uint64_t n = db->v[kind]++;
+    if (n < (uint64_t)db->cfg->examples && n < SOAK_EX_MAX) {
+        db->ex[kind][n].s = s;
+        memcpy(db->ex[kind][n].note, note, sizeof note);
+    }
+    if (db->vf)
+        s_soak_describe(db->vf, db, kind, s, note);
+}
+
+/* Join every child's records and judge each id; print the outcome. Returns
+ * the exit status. */
+static int
+s_print_soak(run_t *run)
+{
+    const cfg_t *cfg = run->cfg;
+    const report_t *t = &run->t;
+    static soak_db_t db;
+    db.cfg = cfg;
+    struct timespec rt, mt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mt);
+    db.off = ((int64_t)rt.tv_sec - (int64_t)mt.tv_sec) * 1000000 + (rt.tv_nsec - mt.tv_nsec) / 1000;
+    bool offline = cfg->verify != NULL;
+    if (offline)
+        run->soak_ran = true;
+    if (!run->soak_ran || run->lost_child
+        || s_soak_load(&db, cfg->procs, cfg->record, offline ? &run->t : NULL, &run->t_end) < 0) {
+        printf("soak: no verdict (%s)\n", !run->soak_ran ? "the soak did not start"
+               : run->lost_child ? "a worker process was lost" : "records missing");
+        printf("RESULT mode=soak conns=%" PRIu64 " procs=%d verdict=none\n", cfg->conns, cfg->procs);
+        return 1;
+    }
+    long flines = s_soak_faults(&db, cfg->faults);
+    if (cfg->faults && flines < 0)
+        fprintf(stderr, "zwsd-loadgen: cannot read the fault log %s: every unavailable counts as "
+                "a violation\n", cfg->faults);
+    if (cfg->keep_record) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/violations.txt", cfg->record);
+        db.vf = fopen(path, "w");
+    }
+    qsort(db.r, db.nr, sizeof *db.r, s_cmp_recv);
+    qsort(db.iv, db.ni, sizeof *db.iv, s_cmp_ival);
+    db.uoff = calloc(cfg->conns + 1, sizeof *db.uoff);
+    if (!db.uoff) {
+        perror("zwsd-loadgen");
+        return 1;
+    }
+    for (size_t i = 0; i < db.ni; i++)
+        if (db.iv[i].user < cfg->conns)
+            db.uoff[db.iv[i].user + 1]++;
+    for (uint64_t u = 0; u < cfg->conns; u++)
+        db.uoff[u + 1] += db.uoff[u];
+
+    uint64_t cnt[A_KINDS] = { 0 }, received = 0, matched = 0, late = 0, ex_unans = 0, ex_deliv = 0;
+    uint64_t unav_win = 0, unav_recv = 0, seconds = 0, e_rclosed = 0, e_young = 0;
+    int64_t maxlat = 0;
+    for (size_t i = 0; i < db.ns; i++) {
+        const soak_send_t *s = &db.s[i];
+        uint64_t mh = s->mid[0] ? s_fnv(s->mid, strlen(s->mid)) : 0;
+        bool got = false, got_mid = false;
+        unsigned dup = 0, mis = 0;
+        for (size_t j = s_recv_lb(&db, s->k); j < db.nr && db.r[j].k == s->k; j++) {
+            matched++;
+            if (db.r[j].user != s->receiver) {
+                mis++;
+                continue;
+            }
+            got = true;
+            got_mid |= s->status == A_DELIVERED && db.r[j].midh == mh;
+            if (j > 0 && db.r[j - 1].k == s->k && db.r[j - 1].user == db.r[j].user
+                && db.r[j - 1].inst == db.r[j].inst)
+                dup++;
+        }
+        received += got;
+        if (dup)
+            s_soak_violation(&db, V_DUP, s, "%u extra copies", dup);
+        if (mis)
+            s_soak_violation(&db, V_MISROUTED, s, "%u copies at other users", mis);
+        cnt[s->nans ? s->status : A_NONE]++;
+        if (!s->nans) {
+            const soak_ival_t *sv = s_ival(&db, s->sender, s->inst);
+            int64_t end = sv && sv->t_close < run->t_end ? sv->t_close : run->t_end;
+            if (end - s->t_send >= SOAK_ACK_WAIT_US)
+                s_soak_violation(&db, V_UNANSWERED, s, "%s", got ? "the receiver got it" : "not received");
+            else
+                ex_unans++;
+            continue;
+        }
+        int64_t lat = s->t_ack - s->t_send;
+        late += lat > SOAK_LATE_US;
+        maxlat = lat > maxlat ? lat : maxlat;
+        if (s->nans > 1) {
+            seconds++;
+            s_soak_violation(&db, V_MULTI, s, "%s first, %s %.1f ms later", s_answer_name[s->status],
+                             s_answer_name[s->status2], (double)(s->t_ack2 - s->t_ack) / 1e3);
+        }
+        switch (s->status) {
+        case A_DELIVERED:
+            if (got_mid)
+                break;
+            if (got)
+                s_soak_violation(&db, V_DELIVERED, s, "received, but not with the acked mid");
+            else if (s_closed_between(&db, s->receiver, s->t_send - SOAK_PRE_US, s->t_ack + SOAK_POST_US))
+                ex_deliv++;
+            else
+                s_soak_violation(&db, V_DELIVERED, s, "never received");
+            break;
+        case A_OFFLINE:
+            if (got)
+                s_soak_violation(&db, V_OFFLINE, s, "yet the receiver got it");
+            else if (s_open_through(&db, s->receiver, s->t_send, s->t_ack + SOAK_OFF_MARGIN_US))
+                s_soak_violation(&db, V_OFFLINE, s, "the receiver was open throughout");
+            break;
+        case A_UNAVAIL_ACK:
+        case A_UNAVAIL_ERR: {
+            unav_recv += got;
+            bool down = s_broker_down(&db, s->t_send, s->t_ack);
+            if (got)
+                s_soak_violation(&db, V_UNAVAIL_RECV, s, "broker %s", down ? "down around it" : "up");
+            if (down) {
+                unav_win++;
+                break;
+            }
+            /* what a reader needs first: did the receiver's worker go away
+             * meanwhile, or was the sender's session brand new? */
+            bool rc = s_server_closed_between(&db, s->receiver, s->t_send - SOAK_PRE_US, s->t_ack);
+            const soak_ival_t *sv = s_ival(&db, s->sender, s->inst);
+            int64_t age = sv && sv->t_open ? s->t_send - sv->t_open : -1;
+            e_rclosed += rc;
+            e_young += !rc && age >= 0 && age < 1000000;
+            s_soak_violation(&db, V_UNAVAIL, s, "%s; %s; sender welcomed %.1f ms before the send",
+                             got ? "received" : "not received",
+                             rc ? "the server ended a receiver session within [send - 1 s, answer]"
+                                : "no receiver session ended around it", (double)age / 1e3);
+            break;
+        }
+        default:
+            s_soak_violation(&db, V_UNEXPECTED, s, "%s", s->mid);
+        }
+    }
+    uint64_t viol = 0;
+    for (int k = 0; k < V_KINDS; k++)
+        viol += db.v[k];
+
+    printf("soak: %zu chats sent with an id (%" PRIu64 " skipped: no open connection to send on), "
+           "%" PRIu64 " answered, %" PRIu64 " received\n", db.ns, t->s_skipped, db.ns - cnt[A_NONE],
+           received);
+    printf("answers: delivered %" PRIu64 ", offline %" PRIu64 ", unavailable %" PRIu64 " (ack %" PRIu64
+           ", error %" PRIu64 "), other ack %" PRIu64 ", other error %" PRIu64 ", none %" PRIu64
+           "; slower than 1 s: %" PRIu64 ", slowest %.1f ms\n", cnt[A_DELIVERED], cnt[A_OFFLINE],
+           cnt[A_UNAVAIL_ACK] + cnt[A_UNAVAIL_ERR], cnt[A_UNAVAIL_ACK], cnt[A_UNAVAIL_ERR],
+           cnt[A_OTHER_ACK], cnt[A_OTHER_ERR], cnt[A_NONE], late, (double)maxlat / 1e3);
+    printf("sessions: %" PRIu64 " welcomes (%" PRIu64 " after a reconnect); ended by the server: "
+           "1000 %" PRIu64 ", 1001 %" PRIu64 ", 1011 %" PRIu64 ", 1013 %" PRIu64 ", 4001 %" PRIu64
+           ", 4008 %" PRIu64 ", other codes %" PRIu64 ", TCP EOF/reset %" PRIu64 "; %" PRIu64
+           " attempts failed before the welcome (%" PRIu64 " timed out); %" PRIu64 " reset by us in %"
+           PRId64 " steps\n", t->opened, t->s_reconnects, t->s_cl_code[0], t->s_cl_code[1],
+           t->s_cl_code[2], t->s_cl_code[3], t->s_cl_code[4], t->s_cl_code[5], t->s_cl_code[6],
+           t->s_cl_tcp, t->failed, t->s_timeouts, t->s_rst, run->rst_steps);
+    printf("fault log: %s, %zu broker-down windows (each until broker-up + %g s)\n",
+           cfg->faults ? cfg->faults : "none", db.nwin, cfg->broker_grace);
+    printf("not violations: %" PRIu64 " unanswered whose sending connection closed within 3 s; %"
+           PRIu64 " delivered but not received, a receiver session having ended within [send - 1 s, "
+           "ack + 1 s]; %" PRIu64 " unavailable within a broker-down window (%" PRIu64 " of all "
+           "unavailable were received anyway); %" PRIu64 " receipts out of order\n", ex_unans,
+           ex_deliv, unav_win, unav_recv, t->order_err);
+    if (db.nr > matched || t->s_ack_unknown || t->unexpected || t->errors || t->s_rec_lost)
+        printf("odd: %zu receipts of ids never sent, %" PRIu64 " answers to ids never sent, %" PRIu64
+               " unexpected frames, %" PRIu64 " errors without an id, %" PRIu64 " records lost\n",
+               db.nr - matched, t->s_ack_unknown, t->unexpected, t->errors, t->s_rec_lost);
+    printf("violations: %" PRIu64 "\n", viol);
+    for (int k = 0; k < V_KINDS; k++) {
+        printf("  %8" PRIu64 "  %s\n", db.v[k], s_vdesc[k]);
+        if (k == V_UNAVAIL && db.v[k])
+            printf("            of which %" PRIu64 " while the server ended a session of the receiver "
+                   "(worker killed or draining), %" PRIu64 " others sent < 1 s after the sender's "
+                   "welcome, %" PRIu64 " neither\n", e_rclosed, e_young, db.v[k] - e_rclosed - e_young);
+        for (uint64_t e = 0; e < db.v[k] && e < (uint64_t)cfg->examples && e < SOAK_EX_MAX; e++)
+            s_soak_describe(stdout, &db, k, db.ex[k][e].s, db.ex[k][e].note);
+    }
+    if (db.vf) {
+        fclose(db.vf);
+        printf("every violation: %s/violations.txt\n", cfg->record);
+    }
+    printf("RESULT mode=soak conns=%" PRIu64 " procs=%d rate=%g sent=%zu skipped=%" PRIu64
+           " answered=%" PRIu64 " received=%" PRIu64 " delivered=%" PRIu64 " offline=%" PRIu64
+           " unavailable=%" PRIu64 " unavailable_ack=%" PRIu64 " unavailable_error=%" PRIu64
+           " other_answers=%" PRIu64 " unanswered=%" PRIu64 " late_answers=%" PRIu64
+           " max_answer_ms=%.1f welcomes=%" PRIu64 " reconnects=%" PRIu64 " reset_by_us=%" PRIu64
+           " broker_windows=%zu excused_unanswered=%" PRIu64 " excused_delivered=%" PRIu64
+           " unavailable_in_window=%" PRIu64 " order_errors=%" PRIu64 " second_answers=%" PRIu64
+           " records_lost=%" PRIu64 " unavailable_receiver_closed=%" PRIu64
+           " unavailable_young_sender=%" PRIu64 " violations=%" PRIu64,
+           cfg->conns, cfg->procs, cfg->rate, db.ns, t->s_skipped, db.ns - cnt[A_NONE], received,
+           cnt[A_DELIVERED], cnt[A_OFFLINE], cnt[A_UNAVAIL_ACK] + cnt[A_UNAVAIL_ERR],
+           cnt[A_UNAVAIL_ACK], cnt[A_UNAVAIL_ERR], cnt[A_OTHER_ACK] + cnt[A_OTHER_ERR], cnt[A_NONE],
+           late, (double)maxlat / 1e3, t->opened, t->s_reconnects, t->s_rst, db.nwin, ex_unans,
+           ex_deliv, unav_win, t->order_err, seconds, t->s_rec_lost, e_rclosed, e_young, viol);
+    for (int k = 0; k < V_KINDS; k++)
+        printf(" v_%s=%" PRIu64, s_vkey[k], db.v[k]);
+    printf("\n");
+    free(db.s);
+    free(db.r);
+    free(db.iv);
+    free(db.uoff);
+    free(db.win);
+    return viol || t->s_rec_lost ? 1 : 0;
+}
+
+/* Remove the children's record files (and the directory we made). */
+static void
+s_soak_cleanup(const cfg_t *cfg)
+{
+    if (cfg->keep_record)
+        return;
+    for (int i = 0; i < cfg->procs; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/soak-%d.bin", cfg->record, i);
+        unlink(path);
+    }
+    rmdir(cfg->record);
+}
+
 /* The coordinator: fork, connect, run the mode, collect, print. Returns the
  * exit status. */
 static int
@@ -1947,27 +3233,69 @@ s_parent(const cfg_t *cfg)
     run->cfg = cfg;
     run->gk = -1;
     run->start = s_now_us();
+    run->ctlfd = -1;
     if (s_spawn(run) < 0)
         return 1;
+    /* O_RDWR: a FIFO we also hold for writing never reads as EOF (or polls
+     * as POLLHUP) between two writers */
+    if (cfg->mode == MODE_SOAK && cfg->control
+        && (run->ctlfd = open(cfg->control, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
+        fprintf(stderr, "zwsd-loadgen: cannot open %s: %s; running without it\n", cfg->control,
+                strerror(errno));
     if (s_wait_ready(run)) {
         if (cfg->mode == MODE_IDLE)
             s_run_idle(run);
         else if (cfg->mode == MODE_CHAT)
             s_run_chat(run);
+        else if (cfg->mode == MODE_SOAK)
+            s_run_soak(run);
         else if (s_run_group(run) < 0)
             return 1;
     }
+    if (!run->t_end)
+        run->t_end = s_now_us();
     s_collect(run);
     int rc;
     if (cfg->mode == MODE_IDLE)
         rc = s_print_idle(run);
     else if (cfg->mode == MODE_CHAT)
         rc = s_print_chat(run);
+    else if (cfg->mode == MODE_SOAK)
+        rc = s_print_soak(run);
     else
         rc = s_print_group(run);
+    if (cfg->mode == MODE_SOAK)
+        s_soak_cleanup(cfg);
     free(run->glast);
     free(run->gfirst);
     return rc || run->lost_child || !run->all_ready ? 1 : 0;
+}
+
+/* --verify DIR: the verdict on records kept by an earlier soak. */
+static int
+s_verify_only(cfg_t *cfg)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/soak-0.bin", cfg->verify);
+    FILE *f = fopen(path, "r");
+    soak_hdr_t h;
+    if (!f || fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, s_soak_magic, sizeof h.magic)
+        || h.procs < 1 || h.procs > MAX_PROCS || !h.conns) {
+        fprintf(stderr, "zwsd-loadgen: %s: not a soak record\n", path);
+        if (f)
+            fclose(f);
+        return 2;
+    }
+    fclose(f);
+    cfg->mode = MODE_SOAK;
+    cfg->record = cfg->verify;
+    cfg->keep_record = true;
+    cfg->conns = h.conns;
+    cfg->procs = h.procs;
+    cfg->rate = 0;              /* not recorded: RESULT says rate=0 */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    s_run.cfg = cfg;
+    return s_print_soak(&s_run);
 }
 
 /* ------------------------------------------------------------------- main */
@@ -1978,7 +3306,7 @@ s_usage(FILE *f)
     fprintf(f,
 "usage: zwsd-loadgen [options]\n"
 "  --url ws://HOST:PORT     server (default ws://127.0.0.1:8080); clients use /ws/<user>\n"
-"  --mode idle|chat|group   what to do once connected (default idle)\n"
+"  --mode idle|chat|group|soak  what to do once connected (default idle)\n"
 "  --conns N                user connections (default 1000)\n"
 "  --procs P                worker processes, each with N/P connections (default 1)\n"
 "  --user-prefix S          users are S0..S(N-1) (default u); group sender: Ssender\n"
@@ -2002,10 +3330,23 @@ s_usage(FILE *f)
 "  --group G                group: the group name (default g)\n"
 "  --count C                group: messages to send, one at a time (default 20)\n"
 "  --server-pid PID         also report the CPU of PID and its descendants\n"
+"soak (chat at --rate with an id on every message while connections come and go;\n"
+"every answer is checked; --duration S: send for S s, 0 = until \"stop\"):\n"
+"  --control FIFO           read commands: start, pause, resume, rst [N], stop, end\n"
+"  --faults FILE            the driver's fault log (\"<wall µs> broker-down|broker-up\")\n"
+"  --broker-grace S         a broker-down window ends S s after broker-up (default 1)\n"
+"  --grace S                after the last send, wait S s for answers (default 5)\n"
+"  --settle S               then up to S s for every connection to be open (default 30)\n"
+"  --backoff MIN:MAX        reconnect after MIN..MAX ms, randomized (default 50:500)\n"
+"  --record DIR             keep the records and violations.txt in DIR\n"
+"  --examples K             print K examples per violation kind (default 3)\n"
+"  --verify DIR             judge the records a soak left in DIR (--record) again, with\n"
+"                           --faults and the rules as they are now; connects nothing\n"
 "  -v, --verbose            more output (group: one line per message)\n"
 "  -h, --help               this text\n"
 "Prints human lines and a final \"RESULT key=value ...\" line. Exit status: 0 success,\n"
-"1 connections failed or dropped, messages lost or errors, 2 usage error.\n");
+"1 connections failed or dropped, messages lost or errors (soak: any violation),\n"
+"2 usage error.\n");
 }
 
 static int
@@ -2075,11 +3416,14 @@ main(int argc, char **argv)
         .mode = MODE_IDLE, .url = "ws://127.0.0.1:8080", .conns = 1000, .procs = 1,
         .prefix = "u", .group = "g", .connect_rate = 5000, .duration = 10, .warmup = 2,
         .drain = 3, .timeout = 10, .rate = 1000, .count = 20, .size = 0,
+        .grace = 5, .settle = 30, .broker_grace = 1, .backoff_min = 50, .backoff_max = 500,
+        .examples = 3,
     };
     const char *source = NULL;
     enum { O_URL = 256, O_MODE, O_CONNS, O_PROCS, O_PREFIX, O_CRATE, O_SOURCE, O_TIMEOUT,
            O_DURATION, O_WARMUP, O_DRAIN, O_RATE, O_TICK, O_INFLIGHT, O_SIZE, O_ACK, O_GROUP,
-           O_COUNT, O_SPID };
+           O_COUNT, O_SPID, O_CONTROL, O_FAULTS, O_RECORD, O_GRACE, O_SETTLE, O_BGRACE,
+           O_BACKOFF, O_EXAMPLES, O_VERIFY };
     static const struct option opts[] = {
         { "url", required_argument, NULL, O_URL },
         { "mode", required_argument, NULL, O_MODE },
@@ -2100,6 +3444,15 @@ main(int argc, char **argv)
         { "group", required_argument, NULL, O_GROUP },
         { "count", required_argument, NULL, O_COUNT },
         { "server-pid", required_argument, NULL, O_SPID },
+        { "control", required_argument, NULL, O_CONTROL },
+        { "faults", required_argument, NULL, O_FAULTS },
+        { "record", required_argument, NULL, O_RECORD },
+        { "grace", required_argument, NULL, O_GRACE },
+        { "settle", required_argument, NULL, O_SETTLE },
+        { "broker-grace", required_argument, NULL, O_BGRACE },
+        { "backoff", required_argument, NULL, O_BACKOFF },
+        { "examples", required_argument, NULL, O_EXAMPLES },
+        { "verify", required_argument, NULL, O_VERIFY },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -2119,6 +3472,8 @@ main(int argc, char **argv)
                 cfg.mode = MODE_CHAT;
             else if (!strcmp(optarg, "group"))
                 cfg.mode = MODE_GROUP;
+            else if (!strcmp(optarg, "soak"))
+                cfg.mode = MODE_SOAK;
             else
                 return s_bad("--mode", optarg);
             break;
@@ -2197,6 +3552,46 @@ main(int argc, char **argv)
                 return s_bad("--server-pid", optarg);
             cfg.server_pid = (long)v;
             break;
+        case O_CONTROL:
+            cfg.control = optarg;
+            break;
+        case O_FAULTS:
+            cfg.faults = optarg;
+            break;
+        case O_RECORD:
+            cfg.record = optarg;
+            cfg.keep_record = true;
+            break;
+        case O_GRACE:
+            if (!s_num(optarg, 0, 3600, &cfg.grace))
+                return s_bad("--grace", optarg);
+            break;
+        case O_SETTLE:
+            if (!s_num(optarg, 0, 3600, &cfg.settle))
+                return s_bad("--settle", optarg);
+            break;
+        case O_BGRACE:
+            if (!s_num(optarg, 0, 3600, &cfg.broker_grace))
+                return s_bad("--broker-grace", optarg);
+            break;
+        case O_BACKOFF: {
+            char *e;
+            cfg.backoff_min = strtol(optarg, &e, 10);
+            if (*e != ':' || cfg.backoff_min < 0)
+                return s_bad("--backoff (want MIN:MAX in ms)", optarg);
+            cfg.backoff_max = strtol(e + 1, &e, 10);
+            if (*e || cfg.backoff_max < cfg.backoff_min || cfg.backoff_max > 60000)
+                return s_bad("--backoff (want MIN:MAX in ms)", optarg);
+            break;
+        }
+        case O_VERIFY:
+            cfg.verify = optarg;
+            break;
+        case O_EXAMPLES:
+            if (!s_num(optarg, 0, 50, &v) || v != (double)(long)v)
+                return s_bad("--examples", optarg);
+            cfg.examples = (long)v;
+            break;
         case 'v':
             cfg.verbose++;
             break;
@@ -2223,6 +3618,25 @@ main(int argc, char **argv)
     if (cfg.mode == MODE_CHAT && cfg.duration <= 0) {
         fprintf(stderr, "zwsd-loadgen: chat needs --duration > 0\n");
         return 2;
+    }
+    if (cfg.mode == MODE_SOAK && cfg.inflight > 0) {
+        fprintf(stderr, "zwsd-loadgen: soak sends open loop (--rate), not --inflight\n");
+        return 2;
+    }
+    if (cfg.mode == MODE_SOAK && cfg.conns > SOAK_KMASK) {
+        fprintf(stderr, "zwsd-loadgen: --conns too large for soak\n");
+        return 2;
+    }
+    if (cfg.verify)
+        return s_verify_only(&cfg);
+    static char recdir[] = "/tmp/zwsd-loadgen-soak.XXXXXX";
+    if (cfg.mode == MODE_SOAK && !cfg.record && !(cfg.record = mkdtemp(recdir))) {
+        perror("zwsd-loadgen: mkdtemp");
+        return 1;
+    }
+    if (cfg.mode == MODE_SOAK && cfg.keep_record && mkdir(cfg.record, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "zwsd-loadgen: cannot create %s: %s\n", cfg.record, strerror(errno));
+        return 1;
     }
     bool loopback = (ntohl(cfg.dst.sin_addr.s_addr) >> 24) == 127;
     if (!source)
@@ -2252,7 +3666,7 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    static const char *const mode_name[] = { "idle", "chat", "group" };
+    static const char *const mode_name[] = { "idle", "chat", "group", "soak" };
     char stamp[CLOCK_RFC3339_LEN];
     clock_rfc3339(clock_wall_ms(), stamp);
     printf("zwsd-loadgen: %s mode=%s url=%s conns=%" PRIu64 " procs=%d prefix=%s connect-rate=%g "
