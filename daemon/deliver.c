@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "jscan.h"
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
@@ -64,7 +65,10 @@ s_message(deliver_t *d, topic_kind_t tk, const char *name, size_t nlen, const en
                                    [ENV_BCAST] = "broadcast" };
     char mid[IDGEN_LEN];
     env_str_t sender = e->sender.p ? e->sender : env_cstr("system");
-    if (!e->msg.p || e->msg.n == 0 || !valid_name(sender.p, sender.n)
+    /* msg is forwarded as given: a backend's hand-built envelope with
+     * invalid JSON there would break every recipient's frame */
+    if (!e->msg.p || e->msg.n == 0 || !js_valid(e->msg.p, e->msg.n)
+        || !valid_name(sender.p, sender.n)
         || ((e->kind == ENV_CHAT || e->kind == ENV_GROUP)
             && (!e->to.p || e->to.n != nlen || memcmp(e->to.p, name, nlen)))) {
         log_debug("dropped a malformed %s message", env_kind_name(e->kind));

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libwslay-dev libmsgpack-dev
 libjansson-dev libhttp-parser-dev libssl-dev libjwt-dev libsystemd-dev
-libcriterion-dev python3 python3-pytest python3-websockets mandoc iproute2 procps"
+libcriterion-dev python3 python3-pytest python3-websockets python3-zmq mandoc iproute2 procps"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
