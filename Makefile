@@ -69,13 +69,14 @@ test: all $(UNITS)
 
 # ASan/LSan + UBSan build in its own tree (ASAN_BUILD); the unit and e2e
 # suites run against it. Undefined behaviour is fatal (no recovery), so a
-# report fails the test that caused it, as an ASan report does. UBSan's
+# report fails the test that caused it, as an ASan report does. A small
+# quarantine keeps RSS meaningful for the tests that bound memory. UBSan's
 # checks blur GCC's value ranges into false -Wformat-truncation reports
 # (a bounded `%03d` of 0..999), so that one warning is left to `make`.
 ASAN_BUILD ?= build-asan
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 test-asan:
-	ASAN_OPTIONS=allocator_may_return_null=1 \
+	ASAN_OPTIONS=allocator_may_return_null=1:quarantine_size_mb=16 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) BUILD=$(ASAN_BUILD) \
 	        OPT="-O1 $(SAN_FLAGS) -fno-omit-frame-pointer -Wno-format-truncation" \
