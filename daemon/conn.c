@@ -7,9 +7,11 @@
  * frame of the turn into one write(2).
  *
  * Input path: bytes are read into a shared buffer and fed to wslay through
- * its recv callback. A small scanner follows client frame boundaries, so an
- * open conn with nothing in flight can free its wslay context (~12 KiB) and
- * keep only this struct. */
+ * its recv callback. A small scanner (wsframe.h) sees them first: it follows
+ * client frame boundaries, so an open conn with nothing in flight can free
+ * its wslay context (~12 KiB) and keep only this struct; it refuses frames
+ * that break RFC 6455 before wslay sees them; and it takes the client's
+ * close frame, which wslay never sees, so conn.c answers it. */
 #include "conn_int.h"
 
 #include <errno.h>
@@ -84,19 +86,22 @@ s_left_session(conns_t *cs, conn_t *c)
 
 /* ---- wslay callbacks ------------------------------------------------ */
 
+/* Reads what s_feed() put in the set's in/in_len: one conn is fed at a
+ * time, so the source need not live in every conn. */
 static ssize_t
 s_ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
-    conn_t *c = ud;
+    conns_t *cs = conn__set;
     (void)flags;
-    if (c->in_len == 0) {
+    (void)ud;
+    if (cs->in_len == 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    size_t n = len < c->in_len ? len : c->in_len;
-    memcpy(buf, c->in, n);
-    c->in += n;
-    c->in_len -= n;
+    size_t n = len < cs->in_len ? len : cs->in_len;
+    memcpy(buf, cs->in, n);
+    cs->in += n;
+    cs->in_len -= n;
     return (ssize_t)n;
 }
 
@@ -153,15 +158,8 @@ s_ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *
         if (c->state == CONN_OPEN)
             s_rate_ok(cs, c);
         break;
-    case WSLAY_CONNECTION_CLOSE:
-        if (c->state < CONN_CLOSING) {
-            c->state = CONN_CLOSING;    /* wslay queued the echo already */
-            conn__set_timer(cs, c, TL_LINGER);
-            s_left_session(cs, c);
-        }
-        break;
-    default:                            /* pong */
-        break;
+    default:                            /* pong; a client's close never */
+        break;                          /* reaches wslay (s_feed) */
     }
 }
 
@@ -378,7 +376,7 @@ s_flush(conns_t *cs, conn_t *c)
         /* Both closes done: the server closes TCP first (RFC 6455 7.1.1).
          * After a protocol error, half-close and linger for the peer's EOF
          * so our close frame is not lost to an RST. */
-        if (wslay_event_get_close_received(c->ws))
+        if (wsf_close_seen(&c->sc))
             conn_drop(cs, c);
         else if (!wslay_event_get_read_enabled(c->ws))
             shutdown(c->fd, SHUT_WR);
@@ -421,13 +419,14 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         return;
     }
     /* The scanner sees the bytes first: wslay gets only those before a
-     * frame that breaks RFC 6455, so the close code is ours (wsframe.h). */
+     * frame that breaks RFC 6455 or is the client's close, so those close
+     * codes are ours (wsframe.h). */
     uint16_t bad = wsf_scan(&c->sc, p, n, &good);
-    c->in = p;
-    c->in_len = good;
+    cs->in = p;
+    cs->in_len = good;
     int r = wslay_event_recv(c->ws);
-    c->in = NULL;
-    c->in_len = 0;
+    cs->in = NULL;
+    cs->in_len = 0;
     if (c->state == CONN_DEAD)
         return;
     if (r != 0) {
@@ -452,6 +451,13 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         if (c->state == CONN_DEAD)
             return;
         wslay_event_shutdown_read(c->ws);
+    } else if (wsf_close_seen(&c->sc)) {
+        /* The client's close, whole and valid: answered with its code, or
+         * none for none (5.5.1; the reason is not echoed), unless our close
+         * is under way already; s_flush ends TCP once ours is out. */
+        conn_close(cs, c, wsf_close_code(&c->sc), "");
+        if (c->state == CONN_DEAD)
+            return;
     }
     /* wslay queues a pong per ping, in its own queue until the flush: a
      * client that floods pings and never reads is a slow consumer like

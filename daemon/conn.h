@@ -77,11 +77,10 @@ struct conn {
     wslay_event_context_ptr ws;
     buf_t               out;            /* bytes for the socket, whole frames */
     size_t              out_partial;    /* bytes left of a frame partly written */
-    const uint8_t      *in;             /* wslay's recv source, in s_feed() */
-    size_t              in_len;
     /* frame-boundary scanner over client bytes: lets an idle conn drop its
-     * wslay context without losing a half-received frame, and catches the
-     * protocol errors wslay would answer with a bare TCP close */
+     * wslay context without losing a half-received frame, catches the
+     * protocol errors wslay gets wrong, and takes the client's close frame,
+     * which wslay never sees (wsframe.h) */
     wsf_scan_t          sc;
     rate_t              rl;             /* rate limit */
     struct session     *sess;           /* the owner's, set in on_upgrade */

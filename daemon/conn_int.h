@@ -29,6 +29,8 @@ struct conns {
     conn_t          **settle;           /* deferred opens and closes */
     size_t            nsettle, settle_cap;
     char             *rbuf;
+    const uint8_t    *in;               /* wslay's recv source, in s_feed() */
+    size_t            in_len;
     wsenc_t           enc;              /* frames once for every recipient */
     buf_t             wire;             /* scratch: one framed control message */
 };

@@ -4,7 +4,9 @@
  * client scanner feeds it the stream as it comes, the outgoing accounting
  * feeds it the header at the head of the queue. The client checks run on
  * top of it as soon as the byte they need has arrived, so a bad frame is
- * refused before the rest of its header comes. */
+ * refused before the rest of its header comes. A close frame's payload
+ * (at most 125 bytes) is unmasked a byte at a time: its code is kept in
+ * s->code, its reason only goes through the UTF-8 automaton. */
 #include "wsframe.h"
 
 #include <assert.h>
@@ -13,7 +15,7 @@
  * reason (s_utf8). */
 enum {
     ST_FRAG  = 0x01,        /* a fragmented message is open */
-    ST_CLOSE = 0x02,        /* a close frame's header went by */
+    ST_CLOSE = 0x02,        /* a whole, valid close frame went by: stop */
     ST_E1002 = 0x04,        /* failed: protocol error */
     ST_E1007 = 0x08,        /* failed: invalid UTF-8 */
     ST_U8    = 0x70,        /* UTF-8 state, 0 = between characters */
@@ -143,19 +145,43 @@ s_utf8(int st, uint8_t b)
     }
 }
 
+/* Status codes a client may send (RFC 6455 7.4.1-7.4.2; 1012-1014 are
+ * registered with IANA since): not 1004-1006 or 1015, which are never sent,
+ * and nothing else below 3000, which is reserved for the protocol. */
+static int
+s_code_ok(uint16_t code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+           || (code >= 3000 && code <= 4999);
+}
+
 /* One payload byte of a close frame (at most 125 of them, so the offset is
- * the 7-bit length minus what is left). Bytes 0-1 are the code, which wslay
- * checks; the reason must be UTF-8, complete at the frame's end. */
+ * the 7-bit length minus what is left). Bytes 0-1 are the code, the rest
+ * the reason, which must be UTF-8, complete at the frame's end. At the end
+ * of a valid frame ST_CLOSE is set. Returns 0 or the violation's code. */
 static uint16_t
 s_close_byte(wsf_scan_t *s, uint8_t b)
 {
     unsigned pos = (unsigned)((s->b1 & 0x7f) - s->left);
     int u = (s->st & ST_U8) >> ST_U8_SHIFT;
+    b ^= s->mask[pos & 3];
     s->left--;
-    if (pos >= 2 && (u = s_utf8(u, b ^ s->mask[pos & 3])) < 0)
+    if (pos == 0) {
+        s->code = (uint16_t)(b << 8);
+    } else if (pos == 1) {
+        s->code |= b;
+        if (!s_code_ok(s->code))
+            return 1002;
+    } else if ((u = s_utf8(u, b)) < 0) {
         return 1007;
+    }
     s->st = (uint8_t)((s->st & ~ST_U8) | u << ST_U8_SHIFT);
-    return s->left == 0 && u != 0 ? 1007 : 0;
+    if (s->left > 0)
+        return 0;
+    if (u != 0)
+        return 1007;                            /* a character cut short */
+    s->st |= ST_CLOSE;
+    return 0;
 }
 
 /* A client header is complete and valid: the frame begins. */
@@ -165,21 +191,33 @@ s_frame_begins(wsf_scan_t *s)
     uint8_t op = s->b0 & 0x0f;
     if (op < OP_CLOSE)                          /* data frame: FIN decides */
         s->st = (uint8_t)((s->b0 & 0x80) ? s->st & ~ST_FRAG : s->st | ST_FRAG);
-    if (op == OP_CLOSE)
-        s->st = (uint8_t)((s->st & ~ST_U8) | ST_CLOSE);
+    if (op == OP_CLOSE) {
+        s->st &= (uint8_t)~ST_U8;
+        s->code = 0;
+        if (s->left == 0)
+            s->st |= ST_CLOSE;                  /* no payload: no code */
+    }
+}
+
+/* Inside a close frame (its header or payload), begun in an earlier chunk. */
+static int
+s_in_close(const wsf_scan_t *s)
+{
+    return (s->have > 0 || s->left > 0) && (s->b0 & 0x0f) == OP_CLOSE;
 }
 
 uint16_t
 wsf_scan(wsf_scan_t *s, const uint8_t *p, size_t n, size_t *good)
 {
     size_t frame_at = 0;                        /* 0: began in an earlier chunk */
+    size_t clear = s_in_close(s) ? 0 : n;       /* bytes for wslay */
     uint16_t bad = s->st & ST_E1007 ? 1007 : s->st & ST_E1002 ? 1002 : 0;
-    if (bad) {
+    if (bad || (s->st & ST_CLOSE)) {
         *good = 0;
         return bad;
     }
     size_t i = 0;
-    while (i < n && !bad) {
+    while (i < n && !bad && !(s->st & ST_CLOSE)) {
         if (s->have == 0 && s->left == 0)
             frame_at = i;                       /* a new frame starts here */
         if (s->have == 0 && s->left > 0) {      /* payload */
@@ -194,19 +232,22 @@ wsf_scan(wsf_scan_t *s, const uint8_t *p, size_t n, size_t *good)
         }
         unsigned at = s->have;
         int done = s_hdr_byte(s, p[i++]);
-        if (at == 0)
+        if (at == 0) {
             bad = s_check_b0(s);
-        else if (at == 1)
+            if (!bad && (s->b0 & 0x0f) == OP_CLOSE)
+                clear = i - 1;                  /* wslay never sees a close */
+        } else if (at == 1) {
             bad = s_check_b1(s);
+        }
         if (!bad && done && !(bad = s_check_len(s)))
             s_frame_begins(s);
     }
     if (bad) {
         s->st |= bad == 1007 ? ST_E1007 : ST_E1002;
-        *good = frame_at;
+        *good = frame_at < clear ? frame_at : clear;
         return bad;
     }
-    *good = n;
+    *good = clear;
     return 0;
 }
 
@@ -214,13 +255,19 @@ int
 wsf_at_boundary(const wsf_scan_t *s)
 {
     return s->have == 0 && s->left == 0
-           && !(s->st & (ST_FRAG | ST_E1002 | ST_E1007));
+           && !(s->st & (ST_FRAG | ST_CLOSE | ST_E1002 | ST_E1007));
 }
 
 int
 wsf_close_seen(const wsf_scan_t *s)
 {
     return (s->st & ST_CLOSE) != 0;
+}
+
+uint16_t
+wsf_close_code(const wsf_scan_t *s)
+{
+    return s->st & ST_CLOSE ? s->code : 0;
 }
 
 size_t

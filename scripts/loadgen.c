@@ -162,6 +162,10 @@ typedef struct {
     uint64_t hist[HIST_N];
 } report_t;
 
+/* soak: what answered an id (an ack's status, or an error's code). */
+enum { A_NONE, A_DELIVERED, A_OFFLINE, A_UNAVAIL_ACK, A_UNAVAIL_ERR, A_OTHER_ACK, A_OTHER_ERR,
+       A_KINDS };
+
 /* Connection states, in the order a connection passes them. */
 enum { ST_NEW, ST_CONNECTING, ST_HANDSHAKE, ST_WELCOME, ST_JOIN, ST_OPEN, ST_CLOSING, ST_CLOSED };
 static const char *const st_name[] = {
@@ -823,8 +827,8 @@ s_on_other(conn_t *c, const char *p, size_t n, const char *type, size_t tlen)
         const char *id = json_string_value(json_object_get(o, "id"));
         if (g.cfg->mode == MODE_SOAK && id) {
             bool unavail = code && strcmp(code, "unavailable") == 0;
-            s_soak_answer(c, id, strlen(id), unavail ? 4 : 6, code ? code : "?",
-                          code ? strlen(code) : 1);
+            s_soak_answer(c, id, strlen(id), unavail ? A_UNAVAIL_ERR : A_OTHER_ERR,
+                          code ? code : "?", code ? strlen(code) : 1);
             if (!unavail)
                 s_log("%s: server error %s (%s) for id %s", name, code ? code : "?",
                       reason ? reason : "", id);
@@ -868,14 +872,15 @@ s_on_text(conn_t *c, const char *p, size_t n)
         const char *mid = s_key(p, end, "\"mid\"", 5);
         const char *ide = id && *id == '"' ? memchr(id + 1, '"', (size_t)(end - id - 1)) : NULL;
         const char *mide = mid && *mid == '"' ? memchr(mid + 1, '"', (size_t)(end - mid - 1)) : NULL;
-        uint8_t status = s_str_is(st, end, "delivered") ? 1 : s_str_is(st, end, "offline") ? 2
-                       : s_str_is(st, end, "unavailable") ? 3 : 5;
+        uint8_t status = s_str_is(st, end, "delivered") ? A_DELIVERED
+                       : s_str_is(st, end, "offline") ? A_OFFLINE
+                       : s_str_is(st, end, "unavailable") ? A_UNAVAIL_ACK : A_OTHER_ACK;
         if (!ide) {
             g.r.unexpected++;
             s_log("ack without an id: %.*s", (int)(n > 200 ? 200 : n), p);
             return;
         }
-        if (status == 5) {      /* keep the odd status itself for the report */
+        if (status == A_OTHER_ACK) {    /* keep the odd status itself for the report */
             mid = st;
             mide = st && *st == '"' ? memchr(st + 1, '"', (size_t)(end - st - 1)) : NULL;
         }
@@ -1279,8 +1284,6 @@ s_chat_phase(void)
 #define SOAK_KBITS 40
 #define SOAK_KMASK ((1ull << SOAK_KBITS) - 1)
 
-/* An id's first answer (and second, if any): */
-enum { A_NONE, A_DELIVERED, A_OFFLINE, A_UNAVAIL_ACK, A_UNAVAIL_ERR, A_OTHER_ACK, A_OTHER_ERR, A_KINDS };
 static const char *const s_answer_name[A_KINDS] = {
     "none", "delivered", "offline", "unavailable", "error unavailable", "other ack", "other error",
 };
@@ -2723,7 +2726,7 @@ static const char *const s_vdesc[V_KINDS] = {
 
 typedef struct {
     const soak_send_t *s;
-    char note[160];
+    char note[240];
 } soak_ex_t;
 
 typedef struct {
@@ -2926,7 +2929,8 @@ s_wall(const soak_db_t *db, int64_t t, char buf[16])
     time_t sec = (time_t)(w / 1000000);
     struct tm tm;
     gmtime_r(&sec, &tm);
-    snprintf(buf, 16, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(w % 1000000 / 1000));
+    snprintf(buf, 16, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(w % 1000000 / 1000));
     return buf;
 }
 
@@ -2976,7 +2980,8 @@ s_soak_describe(FILE *f, const soak_db_t *db, int kind, const soak_send_t *s, co
         s_soak_session(f, db, "sender", sv);
     int64_t t1 = s->nans ? s->t_ack : s->t_send;
     int shown = 0;
-    for (size_t i = db->uoff[s->receiver]; s->receiver < db->cfg->conns && i < db->uoff[s->receiver + 1]; i++) {
+    uint32_t ru = s->receiver;
+    for (size_t i = db->uoff[ru]; ru < db->cfg->conns && i < db->uoff[ru + 1]; i++) {
         const soak_ival_t *v = &db->iv[i];
         if (v->t_close >= s->t_send - 3000000 && v->t_up <= t1 + 3000000 && shown++ < 6)
             s_soak_session(f, db, "receiver", v);
@@ -2995,7 +3000,7 @@ static void s_soak_violation(soak_db_t *db, int kind, const soak_send_t *s, cons
 static void
 s_soak_violation(soak_db_t *db, int kind, const soak_send_t *s, const char *fmt, ...)
 {
-    char note[160];
+    char note[240];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(note, sizeof note, fmt, ap);
@@ -3084,7 +3089,8 @@ s_print_soak(run_t *run)
             const soak_ival_t *sv = s_ival(&db, s->sender, s->inst);
             int64_t end = sv && sv->t_close < run->t_end ? sv->t_close : run->t_end;
             if (end - s->t_send >= SOAK_ACK_WAIT_US)
-                s_soak_violation(&db, V_UNANSWERED, s, "%s", got ? "the receiver got it" : "not received");
+                s_soak_violation(&db, V_UNANSWERED, s, "%s",
+                                 got ? "the receiver got it" : "not received");
             else
                 ex_unans++;
             continue;
@@ -3103,7 +3109,8 @@ s_print_soak(run_t *run)
                 break;
             if (got)
                 s_soak_violation(&db, V_DELIVERED, s, "received, but not with the acked mid");
-            else if (s_closed_between(&db, s->receiver, s->t_send - SOAK_PRE_US, s->t_ack + SOAK_POST_US))
+            else if (s_closed_between(&db, s->receiver, s->t_send - SOAK_PRE_US,
+                                      s->t_ack + SOAK_POST_US))
                 ex_deliv++;
             else
                 s_soak_violation(&db, V_DELIVERED, s, "never received");
@@ -3131,10 +3138,13 @@ s_print_soak(run_t *run)
             int64_t age = sv && sv->t_open ? s->t_send - sv->t_open : -1;
             e_rclosed += rc;
             e_young += !rc && age >= 0 && age < 1000000;
-            s_soak_violation(&db, V_UNAVAIL, s, "%s; %s; sender welcomed %.1f ms before the send",
-                             got ? "received" : "not received",
+            s_soak_violation(&db, V_UNAVAIL, s, "%s; %s; the receiver %s at the send; sender "
+                             "welcomed %.1f ms before the send", got ? "received" : "not received",
                              rc ? "the server ended a receiver session within [send - 1 s, answer]"
-                                : "no receiver session ended around it", (double)age / 1e3);
+                                : "the server ended no receiver session around it",
+                             s_open_through(&db, s->receiver, s->t_send, s->t_send)
+                                 ? "had a welcomed session" : "had no session (offline)",
+                             (double)age / 1e3);
             break;
         }
         default:

@@ -16,7 +16,9 @@
 # At the end zwsd-loadgen joins every id's answer with what the receivers got and with the fault
 # log and counts violations (zwsd-loadgen(1), VERIFICATION): (a) no answer, (b) more than one,
 # (c) delivered but never received, (d) a false offline, (e) unavailable while the broker was up,
-# (f) a duplicate delivery, (u) another answer, (x) a delivery to the wrong user.
+# (f) a duplicate delivery, (g) unavailable yet received, (u) another answer, (x) a delivery to
+# the wrong user. zwsd-loadgen --verify $TMPD/records --faults $TMPD/faults.log judges kept
+# records again.
 #
 # Resources: file descriptors (/proc/PID/fd) and VmRSS of the supervisor, the workers (summed)
 # and the broker, and the broker's subscriptions (users, from GET /api/v1/online, which the
@@ -52,7 +54,7 @@ while [ $# -gt 0 ]; do
     --rst) RST_N=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "soak.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -305,8 +307,14 @@ progress() {
     line=$(grep '^progress' "$TMPD/loadgen.out" | tail -1)
     line="[soak ${el}/${DURATION} s] ${line#progress t=* } |"
     line="$line faults worker ${NF[worker]} broker ${NF[broker]} hup ${NF[hup]} usr2 ${NF[usr2]} rst ${NF[rst]}"
-    if [ "$TTY" = 1 ]; then printf '\r\033[K%s' "$line"; elif [ $((el % 10)) = 0 ]; then echo "$line"; fi
+    if [ "$TTY" = 1 ]; then
+        printf '\r\033[K%s' "$line"
+    elif [ "$el" -ge "$NEXT_LINE" ]; then
+        echo "$line"
+        NEXT_LINE=$((el + 10))
+    fi
 }
+NEXT_LINE=0
 
 echo resume >&3
 say "soak: $DURATION s of chatting with a fault every $INTERVAL s"

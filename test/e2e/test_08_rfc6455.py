@@ -2,8 +2,10 @@
 with its code (1002 protocol error, 1007 invalid UTF-8 in a close reason),
 then the server ends TCP (5.5, 7.1.5, 7.1.7, 7.4.1), and the daemon keeps
 serving everyone else. daemon/wsframe.c catches the header-level errors
-before wslay sees the bytes; the close-code range is wslay's check. Frames
-that came before the bad one, in the same write, are still processed."""
+before wslay sees the bytes, and takes the client's close frame (code and
+reason) itself: wslay never sees one. Frames that came before the bad one,
+in the same write, are still processed. Splits across reads are made with a
+ping first: its pong shows the server has read that part."""
 import json
 import os
 import socket
@@ -126,7 +128,7 @@ CASES = {
     "unmasked_ping": (frame(0x89, b"", mask=False), 1002),
     "continuation_of_nothing": (masked(0x0, b"x"), 1002),
     "message_inside_message": (masked(0x1, b"{", fin=False) + masked(0x1, b"{}"), 1002),
-    # close payloads: the code's range (wslay), the reason's UTF-8 (wsframe)
+    # close payloads: the code's range and the reason's UTF-8 (wsframe)
     "close_code_0": (close(0), 1002),
     "close_code_999": (close(999), 1002),
     "close_code_1004": (close(1004), 1002),
@@ -134,7 +136,10 @@ CASES = {
     "close_code_1006": (close(1006), 1002),
     "close_code_1015": (close(1015), 1002),
     "close_code_2999": (close(2999), 1002),
+    "close_code_1016": (close(1016), 1002),
+    "close_code_2000": (close(2000), 1002),
     "close_code_5000": (close(5000), 1002),
+    "close_code_65535": (close(65535), 1002),
     "close_reason_bad_utf8": (close(1000, b"bye \xff\xfe"), 1007),
     "close_reason_cut_utf8": (close(1000, b"ok \xe6\x97"), 1007),
     "close_reason_surrogate": (close(1000, b"\xed\xa0\x80"), 1007),
@@ -233,3 +238,66 @@ def test_close_reason_utf8_is_echoed(shared_daemon):
     r.s.sendall(close(4000, "\u65e5\u672c \U0001d11e".encode()))
     code, _, _ = r.close_then_eof()
     assert code == 4000, code
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1003, 1007, 1008, 1009, 1010, 1011,
+                                  1012, 1013, 1014, 3000, 4999])
+def test_close_codes_a_client_may_send_are_echoed(shared_daemon, code):
+    """Every code a client may send is answered with the same code, 1012-1014
+    (registered with IANA) too, which wslay would refuse with 1002."""
+    r = connect_raw(shared_daemon, uniq("code"))
+    r.s.sendall(close(code, b"bye"))
+    got, _, _ = r.close_then_eof()
+    assert got == code, (code, got)
+
+
+def test_close_without_code_is_answered_without_code(shared_daemon):
+    """An empty close payload gets an empty close back (RFC 6455 5.5.1)."""
+    r = connect_raw(shared_daemon, uniq("nocode"))
+    r.s.sendall(masked(0x8, b""))
+    got, reason, _ = r.close_then_eof()
+    assert got is None and reason == b"", (got, reason)
+
+
+def send_split(r, data, cut):
+    """data[:cut] behind a ping, and once its pong is back (the server has
+    read that part), the rest."""
+    r.s.sendall(masked(0x9, b"sync") + data[:cut])
+    while True:
+        op, payload = r.frame()
+        if op == 0xA:
+            assert payload == b"sync", payload
+            break
+        assert op != 0x8, f"closed before the rest was sent: {payload!r}"
+    r.s.sendall(data[cut:])
+
+
+@pytest.mark.parametrize("reason,cut", [("a\u00e9".encode(), 10),     # after the lead byte
+                                        ("a\u00e9bcd".encode(), 10),
+                                        ("\u65e5\u672c".encode(), 9)])
+def test_close_reason_split_across_reads_is_echoed(shared_daemon, reason, cut):
+    """A valid UTF-8 reason cut across reads (header 6, code 2, then the
+    reason): echoed, not 1007. wslay checks each read on its own, skipping
+    its first two bytes, and answered these 1007."""
+    r = connect_raw(shared_daemon, uniq("split"))
+    send_split(r, close(1000, reason), cut)
+    got, _, _ = r.close_then_eof()
+    assert got == 1000, got
+
+
+def test_bad_close_reason_split_across_reads_is_1007(shared_daemon):
+    """The invalid byte starts the second read: wslay skipped it; 1007."""
+    r = connect_raw(shared_daemon, uniq("splitbad"))
+    send_split(r, close(1000, b"ab\xff"), 10)
+    got, _, _ = r.close_then_eof()
+    assert got == 1007, got
+
+
+def test_bad_header_split_across_reads_is_1002(shared_daemon):
+    """The first two bytes of a ping with a 126-byte length, alone in a
+    read: already a protocol error (wslay judged those two bytes with a
+    bare TCP close); the close 1002 comes before the rest is sent."""
+    r = connect_raw(shared_daemon, uniq("splithdr"))
+    r.s.sendall(masked(0x9, b"sync") + masked(0x9, b"p" * 126)[:2])
+    got, _, _ = r.close_then_eof()
+    assert got == 1002, got

@@ -2,7 +2,8 @@
  * outgoing accounting. Every stream is fed whole, one byte at a time and in
  * every two-way split; for each chunking the test checks the verdict, the
  * chunk that reports it (the one holding the byte that decides), how many
- * bytes were cleared for wslay, and wsf_at_boundary() after every chunk.
+ * bytes were cleared for wslay (never a client's close frame), the close
+ * frame's code, and wsf_at_boundary() after every chunk.
  * Run: make build/test/test_wsframe && build/test/test_wsframe */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -72,11 +73,17 @@ typedef struct {
     size_t         det;         /* violation: the byte that decides it */
     const size_t  *bounds;      /* valid: offsets at a message boundary, */
     size_t         nbounds;     /* besides 0 and n */
+    size_t         close_at;    /* where a close frame begins: wslay gets */
+                                /* what comes before it; n when none */
+    size_t         close_end;   /* valid: where that close frame ends */
+    uint16_t       close_code;  /* valid: its status code */
 } case_t;
 
 static int
 s_is_bound(const case_t *c, size_t off)
 {
+    if (c->close_end && off >= c->close_end)
+        return 0;                               /* nothing after a close */
     if (off == 0 || off == c->n)
         return 1;
     for (size_t i = 0; i < c->nbounds; i++)
@@ -106,7 +113,10 @@ s_chunks(const case_t *c, const size_t *cuts, size_t ncuts, const char *how)
             cr_assert_leq(good, end - pos, "%s", how);
             fed += good;
         } else {
-            cr_assert_eq(good, end - pos, "%s: chunk at %zu cleared whole", how, pos);
+            size_t want = c->close_at <= pos ? 0
+                        : c->close_at < end ? c->close_at - pos : end - pos;
+            cr_assert_eq(good, want, "%s: chunk at %zu: %zu bytes for wslay, expected %zu",
+                         how, pos, good, want);
             fed += good;
             if (!c->code)
                 cr_assert_eq(wsf_at_boundary(&s), s_is_bound(c, end),
@@ -119,10 +129,14 @@ s_chunks(const case_t *c, const size_t *cuts, size_t ncuts, const char *how)
         cr_assert(bad_from <= c->det && c->det < bad_to,
                   "%s: reported by chunk [%zu,%zu), decided at %zu", how, bad_from, bad_to, c->det);
         size_t want = c->bad_at > bad_from ? c->bad_at : bad_from;
+        want = want < c->close_at ? want : c->close_at;
         cr_assert_eq(fed, want, "%s: %zu bytes for wslay, expected %zu", how, fed, want);
         cr_assert_not(wsf_at_boundary(&s), "%s: no boundary after a violation", how);
+        cr_assert_not(wsf_close_seen(&s), "%s: a bad close is no close", how);
     } else {
-        cr_assert_eq(fed, c->n, "%s", how);
+        cr_assert_eq(fed, c->close_at, "%s", how);
+        cr_assert_eq(wsf_close_seen(&s), c->close_end != 0, "%s: close seen", how);
+        cr_assert_eq(wsf_close_code(&s), c->close_code, "%s: close code", how);
     }
 }
 
@@ -147,14 +161,31 @@ s_check(const case_t *c)
 static void
 s_valid(const uint8_t *p, size_t n, const size_t *bounds, size_t nbounds)
 {
-    case_t c = { p, n, 0, 0, 0, bounds, nbounds };
+    case_t c = { p, n, 0, 0, 0, bounds, nbounds, n, 0, 0 };
+    s_check(&c);
+}
+
+/* A valid stream with a close frame at [at, end) carrying code. */
+static void
+s_valid_close(const uint8_t *p, size_t n, const size_t *bounds, size_t nbounds, size_t at,
+              size_t end, uint16_t code)
+{
+    case_t c = { p, n, 0, 0, 0, bounds, nbounds, at, end, code };
     s_check(&c);
 }
 
 static void
 s_bad(const uint8_t *p, size_t n, uint16_t code, size_t bad_at, size_t det)
 {
-    case_t c = { p, n, code, bad_at, det, NULL, 0 };
+    case_t c = { p, n, code, bad_at, det, NULL, 0, n, 0, 0 };
+    s_check(&c);
+}
+
+/* A violation inside a close frame that begins at bad_at. */
+static void
+s_bad_close(const uint8_t *p, size_t n, uint16_t code, size_t bad_at, size_t det)
+{
+    case_t c = { p, n, code, bad_at, det, NULL, 0, bad_at, 0, 0 };
     s_check(&c);
 }
 
@@ -164,7 +195,7 @@ static uint8_t s_big[2 * 65536 + 64];
 
 Test(wsframe, state_is_small)
 {
-    cr_expect_leq(sizeof(wsf_scan_t), 16);
+    cr_expect_leq(sizeof(wsf_scan_t), 24);
     wsf_scan_t s;
     memset(&s, 0, sizeof s);
     cr_expect(wsf_at_boundary(&s), "zeroed: a fresh stream, at a boundary");
@@ -210,29 +241,59 @@ Test(wsframe, fragmented_text_with_control_frames_between)
 Test(wsframe, close_frames)
 {
     uint8_t b[256];
-    s_valid(b, s_frame(b, 0x88, 0, NULL), NULL, 0);         /* no code */
-    s_valid(b, s_close(b, 1000, "", 0), NULL, 0);
+    size_t n;
+    n = s_frame(b, 0x88, 0, NULL);                          /* no code */
+    s_valid_close(b, n, NULL, 0, 0, n, 0);
+    n = s_close(b, 1000, "", 0);
+    s_valid_close(b, n, NULL, 0, 0, n, 1000);
     const char *r = "bye \xc3\xa9 \xe6\x97\xa5 \xf0\x9d\x84\x9e \xe0\xa0\x80 \xed\x9f\xbf "
                     "\xef\xbf\xbf \xf4\x8f\xbf\xbf";
-    s_valid(b, s_close(b, 1000, r, strlen(r)), NULL, 0);
-    /* the code is wslay's to judge (1005 is not allowed on the wire), and
-     * its bytes are no UTF-8 */
-    s_valid(b, s_close(b, 1005, "", 0), NULL, 0);
-    s_valid(b, s_close(b, 0x03ff, "ok", 2), NULL, 0);
+    n = s_close(b, 1000, r, strlen(r));
+    s_valid_close(b, n, NULL, 0, 0, n, 1000);
     char max[123];
     memset(max, 'r', sizeof max);
-    s_valid(b, s_close(b, 4999, max, sizeof max), NULL, 0);  /* 125 bytes */
+    n = s_close(b, 4999, max, sizeof max);                  /* 125 bytes */
+    s_valid_close(b, n, NULL, 0, 0, n, 4999);
+
+    /* every code a client may send; 1012-1014 too, which wslay refuses */
+    static const uint16_t ok[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                   1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999 };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        n = s_close(b, ok[i], "ok", 2);
+        s_valid_close(b, n, NULL, 0, 0, n, ok[i]);
+    }
+
+    /* frames before the close go to wslay, the close does not */
+    size_t bd[2];
+    size_t at = bd[0] = s_frame(b, 0x81, 2, "{}");
+    at = bd[1] = at + s_frame(b + at, 0x89, 1, "p");
+    n = at + s_close(b + at, 1001, "away", 4);
+    s_valid_close(b, n, bd, 2, at, n, 1001);
+
+    /* inside a fragmented message (a control frame may come between) */
+    at = s_frame(b, 0x01, 3, NULL);
+    n = at + s_close(b + at, 1001, "\xc3\xa9", 2);
+    s_valid_close(b, n, NULL, 0, at, n, 1001);
+
+    /* nothing after a close is looked at: not even a bad frame */
+    at = bd[0] = s_frame(b, 0x81, 2, "{}");
+    size_t end = at + s_close(b + at, 3000, "", 0);
+    n = end + s_raw(b + end, 0xf3, 0, 2, 0, "zz", 1);
+    s_valid_close(b, n, bd, 1, at, end, 3000);
 
     wsf_scan_t s;
     memset(&s, 0, sizeof s);
-    size_t n = s_close(b, 1000, "", 0), good;
-    cr_expect_eq(wsf_scan(&s, b, 1, &good), 0);
-    cr_expect_not(wsf_close_seen(&s));
-    cr_expect_eq(wsf_scan(&s, b + 1, n - 2, &good), 0);
-    cr_expect(wsf_close_seen(&s), "once the header went by");
+    n = s_close(b, 1000, "", 0);
+    size_t good;
+    cr_expect_eq(wsf_scan(&s, b, n - 1, &good), 0);
+    cr_expect_eq(good, 0, "a close frame is never wslay's");
+    cr_expect_not(wsf_close_seen(&s), "not before its last byte");
+    cr_expect_eq(wsf_close_code(&s), 0);
     cr_expect_not(wsf_at_boundary(&s), "a payload byte is still to come");
     cr_expect_eq(wsf_scan(&s, b + n - 1, 1, &good), 0);
-    cr_expect(wsf_at_boundary(&s));
+    cr_expect(wsf_close_seen(&s));
+    cr_expect_eq(wsf_close_code(&s), 1000);
+    cr_expect_not(wsf_at_boundary(&s), "nothing may follow a close");
 }
 
 /* ---- the client scanner: violations ------------------------------------ */
@@ -244,7 +305,7 @@ Test(wsframe, control_frame_over_125)
     n = s_frame(s_big, 0x8a, 65536, NULL);                  /* 64-bit form */
     s_bad(s_big, n, 1002, 0, 1);
     n = s_frame(s_big, 0x88, 126, NULL);
-    s_bad(s_big, n, 1002, 0, 1);
+    s_bad_close(s_big, n, 1002, 0, 1);
 }
 
 Test(wsframe, fragmented_control_frame)
@@ -258,7 +319,7 @@ Test(wsframe, fragmented_control_frame)
 Test(wsframe, close_with_one_byte)
 {
     uint8_t b[64];
-    s_bad(b, s_frame(b, 0x88, 1, "\x03"), 1002, 0, 1);
+    s_bad_close(b, s_frame(b, 0x88, 1, "\x03"), 1002, 0, 1);
 }
 
 Test(wsframe, reserved_opcodes)
@@ -354,7 +415,7 @@ Test(wsframe, close_reason_not_utf8)
         size_t lead = s_frame(b, 0x81, 4, "{\"a\"");        /* a good frame first */
         size_t rn = strlen(cases[i].reason);
         size_t n = lead + s_close(b + lead, 1000, cases[i].reason, rn);
-        s_bad(b, n, 1007, lead, lead + 6 + 2 + cases[i].bad);
+        s_bad_close(b, n, 1007, lead, lead + 6 + 2 + cases[i].bad);
     }
 }
 
@@ -363,10 +424,23 @@ Test(wsframe, close_inside_a_fragmented_message)
     uint8_t b[128];
     size_t n = s_frame(b, 0x01, 3, NULL);
     size_t m = n + s_close(b + n, 1000, "\xc3", 1);         /* the close's reason is */
-    s_bad(b, m, 1007, n, m - 1);                            /* checked on its own */
-    m = n + s_close(b + n, 1001, "\xc3\xa9", 2);
-    m += s_frame(b + m, 0x80, 1, NULL);                     /* the message ends */
-    s_valid(b, m, NULL, 0);
+    s_bad_close(b, m, 1007, n, m - 1);                      /* checked on its own */
+}
+
+Test(wsframe, close_codes_not_allowed)
+{
+    /* 0-999, the never-sent 1004-1006 and 1015, the rest below 3000, and
+     * above 4999: 1002, decided by the code's second byte */
+    static const uint16_t bad[] = { 0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100,
+                                    2000, 2999, 5000, 0xffff };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint8_t b[64];
+        size_t lead = s_frame(b, 0x81, 2, "{}");
+        size_t n = lead + s_close(b + lead, bad[i], "", 0);
+        s_bad_close(b, n, 1002, lead, lead + 6 + 1);
+        n = lead + s_close(b + lead, bad[i], "why", 3);
+        s_bad_close(b, n, 1002, lead, lead + 6 + 1);
+    }
 }
 
 /* ---- outgoing accounting ----------------------------------------------- */
