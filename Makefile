@@ -38,11 +38,11 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libproto.a: $(call obj,$(PROTO_SRC))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(BUILD)/libbroker.a: $(call obj,$(BROKER_SRC))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(BUILD)/libdaemon.a: $(call obj,$(DAEMON_SRC))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 LIBS := $(BUILD)/libdaemon.a $(BUILD)/libbroker.a $(BUILD)/libproto.a
 

@@ -22,8 +22,8 @@
  * Memory: an idle keep-alive connection holds its ac_t and buffers of at
  * most 4 KiB; bigger ones are freed as soon as they are empty.
  *
- * Stop and rotation (w->stopping, w->draining): idle keep-alive connections
- * are closed at once and every later answer carries Connection: close. */
+ * Stop and rotation (api_wind_down()): idle keep-alive connections are
+ * closed at once and every later answer carries Connection: close. */
 #include "api.h"
 
 #include <errno.h>
@@ -42,6 +42,7 @@
 
 #include "api_http.h"
 #include "api_int.h"
+#include "api_routes.h"
 #include "log.h"
 
 #define S_KEY_MAX    4096           /* longest API key file accepted */
@@ -51,61 +52,10 @@
 #define S_LINGER_MS  2000           /* discarding input after the last response */
 #define S_SERVICE_ROUNDS 4          /* parse/write rounds per conn and turn */
 
-static uint32_t s_gen;
-
-static void s_process(worker_t *w, ac_t *c);
-static void s_read(worker_t *w, ac_t *c);
+static void s_process(ac_t *c);
+static void s_read(ac_t *c);
 
 /* ---- small helpers --------------------------------------------------- */
-
-static const char *
-s_reason(int status)
-{
-    switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default:  return "Error";
-    }
-}
-
-static void
-s_set_timer(worker_t *w, ac_t *c, int tl)
-{
-    list_unlink(&c->tlink);
-    c->tl = (uint8_t)tl;
-    c->t_ms = w->now;
-    list_push_tail(&c->api->timers[tl], &c->tlink);
-}
-
-static void
-s_mark_dirty(ac_t *c)
-{
-    if (!c->dirty && c->state != AC_DEAD) {
-        c->dirty = 1;
-        list_push_tail(&c->api->dirty, &c->dlink);
-    }
-}
-
-/* Ends the connection now; it is freed in api_reap(). */
-void
-api_drop(ac_t *c)
-{
-    if (c->state == AC_DEAD)
-        return;
-    c->state = AC_DEAD;
-    list_unlink(&c->tlink);
-    if (c->dirty)
-        list_unlink(&c->dlink);
-    c->dirty = 1;                       /* never re-marked */
-    list_push_tail(&c->api->reap, &c->dlink);
-}
 
 static void
 s_free_if_big(buf_t *b)
@@ -172,12 +122,12 @@ s_key_clear(api_t *a)
 /* Once a second: pick up a new --api-key-file after SIGHUP, or a key file
  * that was rewritten. A file that cannot be read keeps the old key. */
 static void
-s_key_check(worker_t *w, api_t *a)
+s_key_check(api_t *a)
 {
-    if (w->now < a->key_check)
+    if (*a->now < a->key_check)
         return;
-    a->key_check = w->now + 1000;
-    const char *path = w->opt->api_key_file;
+    a->key_check = *a->now + 1000;
+    const char *path = a->opt->api_key_file;
     if (!path[0]) {
         if (a->key) {
             log_info("api: key file no longer configured; API requests need no key");
@@ -202,57 +152,6 @@ s_key_check(worker_t *w, api_t *a)
     log_info("api: key read from %s", path);
 }
 
-/* ---- responses ------------------------------------------------------- */
-
-/* Forgets the request just answered. */
-static void
-s_req_reset(ac_t *c)
-{
-    api_http_reset(c);
-    c->wait = WAIT_NONE;
-    c->method = NULL;
-    c->path[0] = '\0';
-}
-
-/* Queues the response to the current request and moves on: to the next
- * request, or to closing when the request asked for it (or was bad). */
-void
-api_respond(worker_t *w, ac_t *c, int status, const char *ctype, const char *extra,
-            const char *body, size_t blen)
-{
-    if (c->state == AC_DEAD)
-        return;
-    int http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
-    if (c->api->winding_down)
-        c->keep = 0;                    /* backends reconnect, to a worker that stays */
-    const char *conn = !c->keep ? "Connection: close\r\n"
-                     : http10 ? "Connection: keep-alive\r\n" : "";
-    if (buf_appendf(&c->out,
-                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-                    status, s_reason(status), ctype, blen, extra ? extra : "", conn) < 0
-        || (c->parser.method != HTTP_HEAD && buf_append(&c->out, body, blen) < 0)) {
-        log_warnx("api: out of memory for a response; dropping the connection");
-        api_drop(c);
-        return;
-    }
-    log_debug("api %s %s -> %d", c->method ? c->method : "-", c->path[0] ? c->path : "-", status);
-    s_req_reset(c);
-    s_set_timer(w, c, TL_API_IDLE);
-    c->state = c->keep ? AC_READ : AC_CLOSING;
-    s_mark_dirty(c);
-}
-
-/* {"error":code,"reason":reason}; code and reason are literals needing no
- * escaping. */
-void
-api_error(worker_t *w, ac_t *c, int status, const char *code, const char *reason,
-          const char *extra)
-{
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"reason\":\"%s\"}", code, reason);
-    api_respond(w, c, status, "application/json", extra, body, (size_t)n);
-}
-
 /* ---- dispatch -------------------------------------------------------- */
 
 /* The path (no query) for the debug line, with non-printables replaced. */
@@ -267,34 +166,36 @@ s_note_path(ac_t *c, const char *path, size_t n)
  * authorization (so an unknown path with a wrong key is 401), then
  * api_route() looks at the path and the method. */
 static void
-s_dispatch(worker_t *w, ac_t *c)
+s_dispatch(ac_t *c)
 {
     http_parser *p = &c->parser;
     struct http_parser_url u;
     c->method = http_method_str((enum http_method)p->method);
     http_parser_url_init(&u);
-    if (c->malformed || c->url_len == 0
-        || http_parser_parse_url(c->in.data + c->url_off, c->url_len, p->method == HTTP_CONNECT, &u)
+    const hh_t *hh = &c->hh;
+    if (c->malformed || hh->folded || hh->url_len == 0
+        || http_parser_parse_url(c->in.data + hh->url_off, hh->url_len, p->method == HTTP_CONNECT,
+                                 &u)
         || !(u.field_set & (1 << UF_PATH))) {
         c->keep = 0;
-        api_error(w, c, 400, "bad_request", "malformed request", NULL);
+        api_error(c, 400, "bad_request", "malformed request", NULL);
         return;
     }
-    const char *path = c->in.data + c->url_off + u.field_data[UF_PATH].off;
+    const char *path = c->in.data + hh->url_off + u.field_data[UF_PATH].off;
     size_t plen = u.field_data[UF_PATH].len;
     const char *query = NULL;
     size_t qlen = 0;
     if (u.field_set & (1 << UF_QUERY)) {
-        query = c->in.data + c->url_off + u.field_data[UF_QUERY].off;
+        query = c->in.data + hh->url_off + u.field_data[UF_QUERY].off;
         qlen = u.field_data[UF_QUERY].len;
     }
     s_note_path(c, path, plen);
     if (c->api->key && !api_http_authorized(c)) {
-        api_error(w, c, 401, "unauthorized", "missing or wrong API key",
+        api_error(c, 401, "unauthorized", "missing or wrong API key",
                   "WWW-Authenticate: Bearer\r\n");
         return;
     }
-    api_route(w, c, path, plen, query, qlen);
+    api_route(c, path, plen, query, qlen);
 }
 
 /* ---- input ----------------------------------------------------------- */
@@ -302,12 +203,12 @@ s_dispatch(worker_t *w, ac_t *c)
 /* What the parser asked for while it read: a request began (its timer
  * restarts), or the client waits for "100 Continue" before its body. */
 static int
-s_parser_asks(worker_t *w, ac_t *c)
+s_parser_asks(ac_t *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     if (c->began) {
         c->began = 0;
-        s_set_timer(w, c, TL_API_IDLE);         /* a request has 30 s to arrive */
+        api_timer(c, TL_API_IDLE);         /* a request has 30 s to arrive */
     }
     if (c->cont) {
         c->cont = 0;
@@ -316,7 +217,7 @@ s_parser_asks(worker_t *w, ac_t *c)
             api_drop(c);
             return -1;
         }
-        s_mark_dirty(c);
+        api_dirty(c);
     }
     return 0;
 }
@@ -325,7 +226,7 @@ s_parser_asks(worker_t *w, ac_t *c)
  * used up, a request waits for a completion, the connection is closing,
  * or too much output is unwritten (then c->blocked). */
 static void
-s_process(worker_t *w, ac_t *c)
+s_process(ac_t *c)
 {
     while (c->state == AC_READ) {
         if (c->out.len >= S_OUT_HIGH) {
@@ -336,13 +237,13 @@ s_process(worker_t *w, ac_t *c)
             break;
         ah_error_t err;
         ah_verdict_t v = api_http_feed(c, &err);
-        if (s_parser_asks(w, c) < 0)
+        if (s_parser_asks(c) < 0)
             return;
         if (v == AH_REQUEST) {
-            s_dispatch(w, c);
+            s_dispatch(c);
         } else if (v == AH_ERROR) {
             c->keep = 0;
-            api_error(w, c, err.status, err.code, err.reason, err.extra);
+            api_error(c, err.status, err.code, err.reason, err.extra);
             break;
         }
     }
@@ -352,7 +253,7 @@ s_process(worker_t *w, ac_t *c)
 }
 
 static void
-s_read(worker_t *w, ac_t *c)
+s_read(ac_t *c)
 {
     for (;;) {
         if (c->state != AC_READ && c->state != AC_LINGER)
@@ -361,7 +262,8 @@ s_read(worker_t *w, ac_t *c)
             return;
         ssize_t n;
         if (c->state == AC_LINGER) {
-            n = recv(c->fd, w->rbuf, w->rbuf_len, 0);
+            char junk[4096];
+            n = recv(c->io.fd, junk, sizeof junk, 0);
             if (n > 0)
                 continue;               /* discarded */
         } else {
@@ -370,10 +272,10 @@ s_read(worker_t *w, ac_t *c)
                 api_drop(c);
                 return;
             }
-            n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+            n = recv(c->io.fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
             if (n > 0) {
                 c->in.len += (size_t)n;
-                s_process(w, c);
+                s_process(c);
                 continue;
             }
         }
@@ -385,7 +287,7 @@ s_read(worker_t *w, ac_t *c)
             /* EOF (perhaps a half-close): answer what was asked, then close */
             c->peer_eof = 1;
             c->state = AC_CLOSING;
-            s_mark_dirty(c);
+            api_dirty(c);
             return;
         }
         api_drop(c);                    /* error, or EOF while lingering */
@@ -398,11 +300,11 @@ s_read(worker_t *w, ac_t *c)
 /* Writes what is pending. When all is written: a blocked conn resumes,
  * a closing one shuts its side down and lingers. */
 static void
-s_write(worker_t *w, ac_t *c)
+s_write(ac_t *c)
 {
     size_t off = 0;
     while (off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
+        ssize_t n = send(c->io.fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
         if (n > 0) {
             off += (size_t)n;
             continue;
@@ -427,54 +329,49 @@ s_write(worker_t *w, ac_t *c)
             api_drop(c);
             return;
         }
-        shutdown(c->fd, SHUT_WR);
+        shutdown(c->io.fd, SHUT_WR);
         c->state = AC_LINGER;
-        s_set_timer(w, c, TL_API_LINGER);
+        api_timer(c, TL_API_LINGER);
         buf_free(&c->in);
         buf_free(&c->body);
-        s_read(w, c);
+        s_read(c);
     }
 }
 
 /* ---- the public side ------------------------------------------------- */
 
+static const int64_t s_timeout[TL_API_COUNT] = { S_IDLE_MS, S_LINGER_MS };
+
 api_t *
-api_new(worker_t *w)
+api_new(const api_cfg_t *cfg)
 {
-    if (w->cfg->api_fd < 0)
-        return NULL;
     api_t *a = calloc(1, sizeof *a);
-    if (!a || !(a->conns = calloc((size_t)w->conns_cap, sizeof *a->conns))) {
+    if (!a || io_init(&a->io, cfg->epfd, cfg->tag, cfg->cap, cfg->now, s_timeout,
+                      TL_API_COUNT) < 0) {
         log_err("api: allocating the connection table");
         goto fail;
     }
-    a->w = w;
-    a->cap = w->conns_cap;
-    for (int i = 0; i < TL_API_COUNT; i++)
-        list_init(&a->timers[i]);
-    list_init(&a->dirty);
-    list_init(&a->reap);
-    if (w->opt->api_key_file[0] && s_key_load(a, w->opt->api_key_file) < 0) {
-        log_err("api: key file %s", w->opt->api_key_file);
+    a->opt = cfg->opt;
+    a->now = cfg->now;
+    a->ev = cfg->ev;
+    if (a->opt->api_key_file[0] && s_key_load(a, a->opt->api_key_file) < 0) {
+        log_err("api: key file %s", a->opt->api_key_file);
         goto fail;
     }
-    a->key_check = w->now + 1000;
+    a->key_check = *a->now + 1000;
     return a;
 fail:
     if (a) {
         s_key_clear(a);
-        free(a->conns);
+        io_fini(&a->io);
         free(a);
     }
     return NULL;
 }
 
 static void
-s_free_conn(api_t *a, ac_t *c)
+s_free_conn(ac_t *c)
 {
-    close(c->fd);                       /* also leaves epoll */
-    a->conns[c->fd] = NULL;
-    a->count--;
     buf_free(&c->in);
     buf_free(&c->body);
     buf_free(&c->out);
@@ -487,72 +384,60 @@ api_destroy(api_t **self_p)
     if (!self_p || !*self_p)
         return;
     api_t *a = *self_p;
-    for (int fd = 0; fd < a->cap; fd++)
-        if (a->conns[fd])
-            s_free_conn(a, a->conns[fd]);
+    for (int fd = 0; fd < a->io.cap; fd++)
+        if (a->io.by_fd[fd])
+            api_drop((ac_t *)a->io.by_fd[fd]);
+    api_reap(a);
     s_key_clear(a);
     buf_free(&a->body);
-    free(a->conns);
+    io_fini(&a->io);
     free(a);
     *self_p = NULL;
 }
 
 void
-api_take(worker_t *w, int fd)
+api_take(api_t *a, int fd)
 {
-    api_t *a = w->api;
-    ac_t *c = fd < a->cap ? calloc(1, sizeof *c) : NULL;
-    if (!c) {
-        if (fd < a->cap)
-            log_warnx("api: out of memory for a connection");
-        close(fd);
-        return;
-    }
-    c->api = a;
-    c->fd = fd;
-    c->gen = ++s_gen;
-    c->state = AC_READ;
-    api_http_init(c);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-        .data.u64 = WORKER_TAG_APICONN | (uint64_t)fd,
-    };
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_warn("api: epoll_ctl");
+    ac_t *c = calloc(1, sizeof *c);
+    if (!c || io_add(&a->io, &c->io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+        if (fd < a->io.cap)
+            log_warn("api: %s", c ? "epoll_ctl" : "out of memory for a connection");
         close(fd);
         free(c);
         return;
     }
-    a->conns[fd] = c;
-    a->count++;
-    s_set_timer(w, c, TL_API_IDLE);
+    c->api = a;
+    c->state = AC_READ;
+    api_http_init(c);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    api_timer(c, TL_API_IDLE);
 }
 
 void
-api_on_ready(worker_t *w, int fd, uint32_t events)
+api_on_ready(api_t *a, int fd, uint32_t events)
 {
-    api_t *a = w->api;
-    ac_t *c = a && fd >= 0 && fd < a->cap ? a->conns[fd] : NULL;
+    ac_t *c = a ? (ac_t *)io_get(&a->io, fd) : NULL;
     if (!c || c->state == AC_DEAD)
         return;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        s_read(w, c);
+        s_read(c);
     if (c->state != AC_DEAD && (events & EPOLLOUT) && c->out.len > 0)
-        s_mark_dirty(c);
+        api_dirty(c);
 }
 
 /* SIGTERM or SIGUSR1 (rotation): idle keep-alive connections are closed
  * now, busy ones after their current answer (with Connection: close), so
  * backends reconnect to a worker that stays and this one can leave. */
-static void
-s_wind_down(api_t *a)
+void
+api_wind_down(api_t *a)
 {
+    if (!a || a->winding_down)
+        return;
     int busy = 0;
     a->winding_down = 1;
-    for (int fd = 0; fd < a->cap; fd++) {
-        ac_t *c = a->conns[fd];
+    for (int fd = 0; fd < a->io.cap; fd++) {
+        ac_t *c = (ac_t *)a->io.by_fd[fd];
         if (!c || c->state == AC_DEAD)
             continue;
         if (c->state == AC_READ && c->in.len == c->req_start && c->out.len == 0 && !c->blocked
@@ -566,89 +451,109 @@ s_wind_down(api_t *a)
 }
 
 void
-api_timers(worker_t *w)
+api_timers(api_t *a)
 {
-    api_t *a = w->api;
     if (!a)
         return;
-    static const int64_t timeout[TL_API_COUNT] = { S_IDLE_MS, S_LINGER_MS };
     for (int tl = 0; tl < TL_API_COUNT; tl++) {
-        link_t *h = &a->timers[tl];
-        while (!list_empty(h)) {
-            ac_t *c = list_entry(h->next, ac_t, tlink);
-            if (c->t_ms + timeout[tl] > w->now)
-                break;
+        io_item_t *it;
+        while ((it = io_expired(&a->io, tl))) {
+            ac_t *c = (ac_t *)it;
             if (tl == TL_API_IDLE && c->state != AC_LINGER && (c->in.len > c->req_start || c->wait))
                 log_debug("api: request not complete within %d s; closing", S_IDLE_MS / 1000);
-            api_drop(c);                /* unlinks it from h */
+            api_drop(c);
         }
     }
-    if ((w->stopping || w->draining) && !a->winding_down)
-        s_wind_down(a);
-    s_key_check(w, a);
+    s_key_check(a);
 }
 
 /* One conn from the dirty list: go on parsing where a completion or a
  * drained output left off, then write. Bounded rounds keep one pipelining
  * client from starving the loop; the rest waits for the next turn. */
 static void
-s_service(worker_t *w, ac_t *c)
+s_service(ac_t *c)
 {
     for (int round = 0; round < S_SERVICE_ROUNDS && c->state != AC_DEAD; round++) {
         if (c->resume) {
             c->resume = 0;
-            s_process(w, c);
-            s_read(w, c);               /* edges seen while waiting */
+            s_process(c);
+            s_read(c);                  /* edges seen while waiting */
             if (c->state == AC_DEAD)
                 return;
         }
-        s_write(w, c);
+        s_write(c);
         if (!c->resume)
             break;
     }
 }
 
 void
-api_flush(worker_t *w)
+api_flush(api_t *a)
 {
-    api_t *a = w->api;
     if (!a)
         return;
-    link_t later;
-    list_init(&later);
-    while (!list_empty(&a->dirty)) {
-        ac_t *c = list_entry(a->dirty.next, ac_t, dlink);
-        list_unlink(&c->dlink);         /* c->dirty stays 1: no re-marking */
-        s_service(w, c);
+    io_item_t *it;
+    while ((it = io_next_dirty(&a->io))) {
+        ac_t *c = (ac_t *)it;
+        s_service(c);
         if (c->state == AC_DEAD)
             continue;
         if (c->resume)
-            list_push_tail(&later, &c->dlink);
+            io_later(&a->io, it);
         else
-            c->dirty = 0;
+            io_clean(it);
     }
-    while (!list_empty(&later)) {
-        link_t *l = later.next;
-        list_unlink(l);
-        list_push_tail(&a->dirty, l);
-    }
+    io_flush_end(&a->io);
 }
 
 void
-api_reap(worker_t *w)
+api_reap(api_t *a)
 {
-    api_t *a = w->api;
-    if (!a)
-        return;
-    while (!list_empty(&a->reap)) {
-        ac_t *c = list_entry(a->reap.next, ac_t, dlink);
-        list_unlink(&c->dlink);
-        s_free_conn(a, c);
-    }
+    io_item_t *it;
+    while (a && (it = io_next_dead(&a->io)))
+        s_free_conn((ac_t *)it);
+}
+
+/* ---- completions ----------------------------------------------------- */
+
+/* The conn waiting for this completion, or NULL (gone, or fd reused). */
+static ac_t *
+s_waiting(api_t *a, int fd, uint32_t gen, ac_wait_t kind)
+{
+    ac_t *c = a ? (ac_t *)io_lookup(&a->io, fd, gen) : NULL;
+    if (!c || c->state != AC_WAIT || c->wait != kind)
+        return NULL;
+    c->state = AC_READ;                 /* api_respond moves on from here */
+    c->resume = 1;
+    return c;
+}
+
+void
+api_push_done(api_t *a, int fd, uint32_t gen, const char *mid, const char *status)
+{
+    ac_t *c = s_waiting(a, fd, gen, WAIT_PUSH);
+    if (c)
+        api_routes_push_done(c, mid, status);
+}
+
+void
+api_online_done(api_t *a, int fd, uint32_t gen, int64_t users, int64_t sessions)
+{
+    ac_t *c = s_waiting(a, fd, gen, WAIT_ONLINE);
+    if (c)
+        api_routes_online_done(c, users, sessions);
+}
+
+void
+api_presence_done(api_t *a, int fd, uint32_t gen, const env_t *e)
+{
+    ac_t *c = s_waiting(a, fd, gen, WAIT_PRESENCE);
+    if (c)
+        api_routes_presence_done(c, e);
 }
 
 int
-api_count(worker_t *w)
+api_count(const api_t *a)
 {
-    return w->api ? w->api->count : 0;
+    return a ? a->io.count : 0;
 }

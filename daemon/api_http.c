@@ -2,17 +2,20 @@
  *
  * Every byte read from an API connection stays in its own buffer (c->in)
  * until its request is answered, so the request line and the headers the
- * API looks at are kept as offsets into that buffer, as handshake.c does;
- * a body is copied out (chunked pieces are not adjacent). */
+ * API looks at are kept as offsets into that buffer by the collector
+ * handshake.c uses too (httphead.h); a body is copied out (chunked pieces
+ * are not adjacent). */
 #include "api_http.h"
 
 #include <http_parser.h>
 #include <limits.h>
+#include <stdio.h>
 #include <openssl/crypto.h>
 #include <string.h>
 #include <strings.h>
 
 #include "buf.h"
+#include "log.h"
 
 /* ---- http_parser callbacks ------------------------------------------- */
 
@@ -34,9 +37,7 @@ static int
 s_on_url(http_parser *p, const char *at, size_t len)
 {
     ac_t *c = p->data;
-    if (c->url_len == 0)
-        c->url_off = s_off(c, at);
-    c->url_len += len;
+    hh_url(&c->hh, s_off(c, at), len);
     return 0;
 }
 
@@ -44,54 +45,19 @@ static int
 s_on_header_field(http_parser *p, const char *at, size_t len)
 {
     ac_t *c = p->data;
-    if (c->in_hdr != IN_FIELD) {
-        c->field_off = s_off(c, at);
-        c->field_len = 0;
-        c->in_hdr = IN_FIELD;
-    }
-    c->field_len += len;
+    hh_field(&c->hh, s_off(c, at), len);
     return 0;
 }
 
-static int
-s_field_is(const ac_t *c, const char *name)
-{
-    size_t n = strlen(name);
-    return c->field_len == n && strncasecmp(c->in.data + c->field_off, name, n) == 0;
-}
-
-/* Called at least once per header (len 0 for an empty value). The pieces of
- * one value are adjacent in c->in unless the value was folded (obs-fold),
- * which RFC 7230 3.2.4 lets a server refuse with 400. */
+/* Too many Authorization/Expect lines is a malformed request. */
 static int
 s_on_header_value(http_parser *p, const char *at, size_t len)
 {
     ac_t *c = p->data;
-    size_t off = s_off(c, at);
-    if (c->in_hdr != IN_VALUE) {
-        c->in_hdr = IN_VALUE;
-        c->value_end = off;
-        c->cur_hdr = HDR_OTHER;
-        if (s_field_is(c, "authorization")) {
-            c->cur_hdr = HDR_AUTHORIZATION;
-            c->auth_off = off;
-            c->auth_len = 0;
-            if (c->nauth < 2)
-                c->nauth++;
-        } else if (s_field_is(c, "expect")) {
-            c->cur_hdr = HDR_EXPECT;
-            c->expect_off = off;
-            c->expect_len = 0;
-        }
-    }
-    if (off != c->value_end)
-        c->malformed = 1;
-    c->value_end = off + len;
-    if (c->cur_hdr == HDR_AUTHORIZATION)
-        c->auth_len += len;
-    else if (c->cur_hdr == HDR_EXPECT)
-        c->expect_len += len;
-    return 0;
+    if (hh_value(&c->hh, c->in.data, s_off(c, at), len) == 0)
+        return 0;
+    c->malformed = 1;
+    return -1;
 }
 
 /* The head is complete: the last moment to refuse a request before its body
@@ -105,9 +71,11 @@ s_on_headers_complete(http_parser *p)
 {
     ac_t *c = p->data;
     c->head_done = 1;
-    c->in_hdr = IN_NONE;
-    int expects = c->expect_len == 12
-                  && strncasecmp(c->in.data + c->expect_off, "100-continue", 12) == 0
+    hh_end(&c->hh);
+    size_t ne = hh_count(&c->hh, HDR_EXPECT);
+    const hh_field_t *ex = ne ? hh_nth(&c->hh, HDR_EXPECT, ne - 1) : NULL;  /* the last */
+    int expects = ex && ex->len == 12
+                  && strncasecmp(c->in.data + ex->off, "100-continue", 12) == 0
                   && p->http_major == 1 && p->http_minor >= 1;
     int has_body = (p->flags & F_CHUNKED)
                    || (p->content_length != ULLONG_MAX && p->content_length > 0);
@@ -115,7 +83,7 @@ s_on_headers_complete(http_parser *p)
         c->unauth = 1;
         return -1;                      /* stops the parser */
     }
-    if (p->content_length != ULLONG_MAX && p->content_length > c->api->w->opt->max_message) {
+    if (p->content_length != ULLONG_MAX && p->content_length > c->api->opt->max_message) {
         c->too_large = 1;
         return -1;
     }
@@ -128,7 +96,7 @@ static int
 s_on_body(http_parser *p, const char *at, size_t len)
 {
     ac_t *c = p->data;
-    if (c->body.len + len > c->api->w->opt->max_message) {
+    if (c->body.len + len > c->api->opt->max_message) {
         c->too_large = 1;
         return -1;
     }
@@ -163,28 +131,6 @@ static const http_parser_settings s_settings = {
 
 /* ---- the API key ----------------------------------------------------- */
 
-/* The credential of an "Authorization: Bearer X" value, or NULL. */
-static const char *
-s_bearer(const char *v, size_t n, size_t *tn)
-{
-    while (n && (*v == ' ' || *v == '\t')) {
-        v++;
-        n--;
-    }
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
-    if (n < 7 || strncasecmp(v, "bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
-        return NULL;
-    v += 6;
-    n -= 6;
-    while (n && (*v == ' ' || *v == '\t')) {
-        v++;
-        n--;
-    }
-    *tn = n;
-    return v;
-}
-
 /* Only the length can leak through timing; CRYPTO_memcmp() looks at every
  * byte. */
 int
@@ -192,7 +138,9 @@ api_http_authorized(const ac_t *c)
 {
     const api_t *a = c->api;
     size_t tn = 0;
-    const char *t = c->nauth == 1 ? s_bearer(c->in.data + c->auth_off, c->auth_len, &tn) : NULL;
+    const hh_field_t *f = hh_count(&c->hh, HDR_AUTHORIZATION) == 1
+                          ? hh_nth(&c->hh, HDR_AUTHORIZATION, 0) : NULL;
+    const char *t = f ? hh_bearer(c->in.data + f->off, f->len, &tn) : NULL;
     if (!a->key || !t || tn != a->key_len)
         return 0;
     return CRYPTO_memcmp(t, a->key, a->key_len) == 0;
@@ -203,8 +151,12 @@ api_http_authorized(const ac_t *c)
 void
 api_http_init(ac_t *c)
 {
+    static const char *const names[] = {
+        [HDR_AUTHORIZATION - 1] = "authorization", [HDR_EXPECT - 1] = "expect",
+    };
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    hh_init(&c->hh, names, sizeof names / sizeof *names);
 }
 
 static ah_verdict_t
@@ -220,7 +172,7 @@ s_refuse(ah_error_t *err, int status, const char *code, const char *reason, cons
 ah_verdict_t
 api_http_feed(ac_t *c, ah_error_t *err)
 {
-    size_t limit = API_HEAD_MAX + c->api->w->opt->max_message + 65536;  /* head, body, framing */
+    size_t limit = API_HEAD_MAX + c->api->opt->max_message + 65536;  /* head, body, framing */
     size_t feed = c->in.len - c->parsed;
     if (!c->head_done && feed > API_HEAD_MAX - (c->parsed - c->req_start))
         feed = API_HEAD_MAX - (c->parsed - c->req_start);  /* the head must end within it */
@@ -231,7 +183,7 @@ api_http_feed(ac_t *c, ah_error_t *err)
         http_parser_pause(&c->parser, 0);
         return AH_REQUEST;
     }
-    if (e != HPE_OK || c->malformed) {
+    if (e != HPE_OK || c->malformed || c->hh.folded) {
         if (c->oom)
             return s_refuse(err, 503, "unavailable", "out of memory", NULL);
         if (c->unauth)
@@ -254,14 +206,9 @@ void
 api_http_reset(ac_t *c)
 {
     c->req_start = c->parsed;
-    c->url_off = c->url_len = 0;
-    c->field_off = c->field_len = c->value_end = 0;
-    c->in_hdr = IN_NONE;
-    c->cur_hdr = HDR_OTHER;
-    c->nauth = 0;
+    hh_reset(&c->hh);
     c->head_done = c->complete = c->too_large = c->malformed = c->oom = c->unauth = 0;
     c->began = c->cont = 0;
-    c->auth_off = c->auth_len = c->expect_off = c->expect_len = 0;
     c->body.len = 0;
     if (c->body.cap > API_KEEP_BUF)
         buf_free(&c->body);
@@ -277,14 +224,83 @@ api_http_compact(ac_t *c)
     c->in.len -= k;
     c->parsed -= k;
     c->req_start = 0;
-    if (c->url_len)
-        c->url_off -= k;
-    if (c->in_hdr != IN_NONE) {
-        c->field_off -= k;
-        c->value_end = c->value_end >= k ? c->value_end - k : 0;
+    hh_shift(&c->hh, k);
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+static const char *
+s_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default:  return "Error";
     }
-    if (c->nauth)
-        c->auth_off -= k;
-    if (c->cur_hdr == HDR_EXPECT || c->expect_len)
-        c->expect_off = c->expect_off >= k ? c->expect_off - k : 0;
+}
+
+/* Ends the connection now; it is freed in api_reap(). */
+void
+api_drop(ac_t *c)
+{
+    if (c->state == AC_DEAD)
+        return;
+    c->state = AC_DEAD;
+    io_kill(&c->api->io, &c->io);
+}
+
+/* Forgets the request just answered. */
+static void
+s_req_reset(ac_t *c)
+{
+    api_http_reset(c);
+    c->wait = WAIT_NONE;
+    c->method = NULL;
+    c->path[0] = '\0';
+}
+
+/* Queues the response to the current request and moves on: to the next
+ * request, or to closing when the request asked for it (or was bad). */
+void
+api_respond(ac_t *c, int status, const char *ctype, const char *extra,
+            const char *body, size_t blen)
+{
+    if (c->state == AC_DEAD)
+        return;
+    int http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    if (c->api->winding_down)
+        c->keep = 0;                    /* backends reconnect, to a worker that stays */
+    const char *conn = !c->keep ? "Connection: close\r\n"
+                     : http10 ? "Connection: keep-alive\r\n" : "";
+    if (buf_appendf(&c->out,
+                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                    status, s_reason(status), ctype, blen, extra ? extra : "", conn) < 0
+        || (c->parser.method != HTTP_HEAD && buf_append(&c->out, body, blen) < 0)) {
+        log_warnx("api: out of memory for a response; dropping the connection");
+        api_drop(c);
+        return;
+    }
+    log_debug("api %s %s -> %d", c->method ? c->method : "-", c->path[0] ? c->path : "-", status);
+    s_req_reset(c);
+    api_timer(c, TL_API_IDLE);
+    c->state = c->keep ? AC_READ : AC_CLOSING;
+    api_dirty(c);
+}
+
+/* {"error":code,"reason":reason}; code and reason are literals needing no
+ * escaping. */
+void
+api_error(ac_t *c, int status, const char *code, const char *reason,
+          const char *extra)
+{
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"reason\":\"%s\"}", code, reason);
+    api_respond(c, status, "application/json", extra, body, (size_t)n);
 }

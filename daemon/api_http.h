@@ -1,7 +1,8 @@
-/* api_http — reading the requests of one API connection: http-parser fed
- * from the connection's input buffer, the current request kept as offsets
- * into that buffer, the head and body limits, the API key check. Private
- * to the API module (api.c calls it; api_int.h defines ac_t).
+/* api_http — one API connection's HTTP/1.1: http-parser fed from the
+ * connection's input buffer, the current request kept as offsets into
+ * that buffer (httphead.h), the head and body limits, the API key check;
+ * and the responses, queued in the conn's output. Private to the API
+ * module (api.c and api_routes.c call it; api_int.h defines ac_t).
  *
  * Protocol code, no I/O: bytes in c->in, a verdict out. The worker's
  * timers and the socket stay with api.c, which is told through two flags
@@ -57,6 +58,19 @@ int api_http_authorized(const ac_t *c);
 /* Forgets the request just answered: the next one starts where the parser
  * stopped. Big body buffers are freed. */
 void api_http_reset(ac_t *c);
+
+/* Queues the response to the current request and moves on: to the next
+ * request, or to closing when the request asked for it (or was bad). On
+ * ENOMEM the conn is dropped. Nothing happens to an AC_DEAD conn. */
+void api_respond(ac_t *c, int status, const char *ctype, const char *extra, const char *body,
+                 size_t blen);
+
+/* api_respond() with {"error":code,"reason":reason}; code and reason are
+ * literals needing no escaping. extra: more header lines, or NULL. */
+void api_error(ac_t *c, int status, const char *code, const char *reason, const char *extra);
+
+/* Ends the connection now, without an answer; api_reap() frees it. */
+void api_drop(ac_t *c);
 
 /* Moves the current request and the bytes behind it to the front of c->in,
  * shifting every offset with them. Only between two api_http_feed(). */

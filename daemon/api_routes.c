@@ -5,7 +5,7 @@
  *
  * Private to the API module (api_int.h): api.c hands over each complete,
  * authorized request; this file validates its body or query, asks the
- * worker (handle_push(), handle_query()) and answers with api_respond() or
+ * worker through the callbacks it registered (api_events_t) and answers with api_respond() or
  * api_error(). It reads and writes no socket. Response bodies are built in
  * the listener's one scratch buffer (api->body): each is queued before the
  * next is rendered. */
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_int.h"
-#include "bus.h"
-#include "handlers.h"
+#include "api_routes.h"
+
+#include "api_http.h"
 #include "jscan.h"
 #include "log.h"
 #include "metrics.h"
@@ -24,16 +24,16 @@
 /* ---- responses ------------------------------------------------------- */
 
 static void
-s_json(worker_t *w, ac_t *c, int status, const char *extra, const buf_t *b)
+s_json(ac_t *c, int status, const char *extra, const buf_t *b)
 {
-    api_respond(w, c, status, "application/json", extra, b->data, b->len);
+    api_respond(c, status, "application/json", extra, b->data, b->len);
 }
 
 /* The broker did not take the request, or did not answer it in time. */
 static void
-s_unavailable(worker_t *w, ac_t *c)
+s_unavailable(ac_t *c)
 {
-    api_error(w, c, 503, "unavailable", "the broker cannot be reached", NULL);
+    api_error(c, 503, "unavailable", "the broker cannot be reached", NULL);
 }
 
 /* ---- routes ---------------------------------------------------------- */
@@ -57,7 +57,7 @@ s_name(js_span_t v, char *out)
  * jansson). Group and broadcast are answered once handed to the broker; a
  * push to a user waits for its real outcome (api_push_done). */
 static void
-s_send(worker_t *w, ac_t *c)
+s_send(ac_t *c)
 {
     enum { F_MSG, F_RECEIVER, F_GROUP, F_BROADCAST, F_SENDER, F_COUNT };
     js_field_t f[F_COUNT] = {
@@ -71,7 +71,7 @@ s_send(worker_t *w, ac_t *c)
     int targets = 0;
     js_type_t top = js_fields(c->body.data ? c->body.data : "", c->body.len, f, F_COUNT);
     if (top == JS_INVALID) {
-        api_error(w, c, 400, "bad_json", "the body is not valid JSON", NULL);
+        api_error(c, 400, "bad_json", "the body is not valid JSON", NULL);
         return;
     }
     if (top != JS_OBJECT) {
@@ -120,8 +120,8 @@ s_send(worker_t *w, ac_t *c)
     }
     const char *sp = f[F_SENDER].val.type != JS_INVALID ? sender : NULL;
     char mid[40];
-    if (handle_push(w, kind, tp, sp, f[F_MSG].val.p, f[F_MSG].val.n, mid, c->fd, c->gen) < 0) {
-        s_unavailable(w, c);
+    if (c->api->ev.push(c->api->ev.arg, kind, tp, sp, f[F_MSG].val.p, f[F_MSG].val.n, mid, c->io.fd, c->io.gen) < 0) {
+        s_unavailable(c);
         return;
     }
     if (kind == ENV_CHAT) {
@@ -134,17 +134,17 @@ s_send(worker_t *w, ac_t *c)
     if (buf_appendf(out, "{\"mid\":\"%s\",\"status\":\"sent\"}", mid) < 0)
         api_drop(c);
     else
-        s_json(w, c, 200, NULL, out);
+        s_json(c, 200, NULL, out);
     return;
 bad:
-    api_error(w, c, 400, "bad_request", why, NULL);
+    api_error(c, 400, "bad_request", why, NULL);
 }
 
 static void
-s_online(worker_t *w, ac_t *c)
+s_online(ac_t *c)
 {
-    if (handle_query(w, ENV_ONLINE, NULL, 0, c->fd, c->gen) < 0) {
-        s_unavailable(w, c);
+    if (c->api->ev.query(c->api->ev.arg, ENV_ONLINE, NULL, 0, c->io.fd, c->io.gen) < 0) {
+        s_unavailable(c);
         return;
     }
     c->state = AC_WAIT;
@@ -194,7 +194,7 @@ s_pct_decode(const char *v, size_t n, char *out, size_t *on)
  * client library may encode '@' or ','); repeated names are asked once. A
  * bad escape, a decoded NUL or an invalid name is 400 naming the problem. */
 static void
-s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
+s_presence(ac_t *c, const char *q, size_t qn)
 {
     char buf[API_HEAD_MAX + 1];
     const char *users[ENV_USERS_MAX];
@@ -215,12 +215,12 @@ s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
         qn -= pn + 1;
     }
     if (!val) {
-        api_error(w, c, 400, "bad_request", "users is required", NULL);
+        api_error(c, 400, "bad_request", "users is required", NULL);
         return;
     }
     const char *why = vn < sizeof buf ? s_pct_decode(val, vn, buf, &dn) : "users is too long";
     if (why) {
-        api_error(w, c, 400, "bad_request", why, NULL);
+        api_error(c, 400, "bad_request", why, NULL);
         return;
     }
     /* buf[0..dn) holds no NUL: names are cut at commas by length, and each
@@ -232,7 +232,7 @@ s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
         char *name = buf + s0;
         name[sn] = '\0';
         if (!valid_name(name, sn)) {
-            api_error(w, c, 400, "bad_request",
+            api_error(c, 400, "bad_request",
                       "users must be 1-100 valid userIds, comma-separated", NULL);
             return;
         }
@@ -241,7 +241,7 @@ s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
             dup = strcmp(users[i], name) == 0;
         if (!dup) {
             if (n == ENV_USERS_MAX) {
-                api_error(w, c, 400, "bad_request", "at most 100 users", NULL);
+                api_error(c, 400, "bad_request", "at most 100 users", NULL);
                 return;
             }
             users[n++] = name;
@@ -250,8 +250,8 @@ s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
             break;
         s0 += sn + 1;
     }
-    if (handle_query(w, ENV_PRESENCE, users, n, c->fd, c->gen) < 0) {
-        s_unavailable(w, c);
+    if (c->api->ev.query(c->api->ev.arg, ENV_PRESENCE, users, n, c->io.fd, c->io.gen) < 0) {
+        s_unavailable(c);
         return;
     }
     c->state = AC_WAIT;
@@ -259,32 +259,32 @@ s_presence(worker_t *w, ac_t *c, const char *q, size_t qn)
 }
 
 static void
-s_healthz(worker_t *w, ac_t *c)
+s_healthz(ac_t *c)
 {
-    if (bus_up(w->bus))
-        api_respond(w, c, 200, "text/plain", NULL, "ok", 2);
+    if (c->api->ev.bus_up(c->api->ev.arg))
+        api_respond(c, 200, "text/plain", NULL, "ok", 2);
     else
-        api_respond(w, c, 503, "text/plain", NULL, "unavailable", 11);
+        api_respond(c, 503, "text/plain", NULL, "unavailable", 11);
 }
 
 /* GET /metrics: the whole host's counters, rendered by metrics.c. */
 static void
-s_metrics(worker_t *w, ac_t *c)
+s_metrics(ac_t *c)
 {
     buf_t *b = &c->api->body;
     b->len = 0;
-    if (metrics_render(b, bus_up(w->bus) ? 1 : 0) < 0) {
+    if (metrics_render(b, c->api->ev.bus_up(c->api->ev.arg) ? 1 : 0) < 0) {
         log_warnx("api: out of memory rendering /metrics");
-        api_error(w, c, 503, "unavailable", "out of memory", NULL);
+        api_error(c, 503, "unavailable", "out of memory", NULL);
         return;
     }
-    api_respond(w, c, 200, "text/plain; version=0.0.4", NULL, b->data, b->len);
+    api_respond(c, 200, "text/plain; version=0.0.4", NULL, b->data, b->len);
 }
 
 /* ---- the route table ------------------------------------------------- */
 
 void
-api_route(worker_t *w, ac_t *c, const char *path, size_t plen, const char *query, size_t qlen)
+api_route(ac_t *c, const char *path, size_t plen, const char *query, size_t qlen)
 {
     static const struct {
         const char *path;
@@ -297,46 +297,30 @@ api_route(worker_t *w, ac_t *c, const char *path, size_t plen, const char *query
     while (r < nroutes && !(strlen(routes[r].path) == plen && !memcmp(routes[r].path, path, plen)))
         r++;
     if (r == nroutes) {
-        api_error(w, c, 404, "not_found", "no such path", NULL);
+        api_error(c, 404, "not_found", "no such path", NULL);
         return;
     }
     if ((int)c->parser.method != routes[r].method) {
-        api_error(w, c, 405, "method_not_allowed", "method not allowed on this path",
+        api_error(c, 405, "method_not_allowed", "method not allowed on this path",
                   routes[r].method == HTTP_POST ? "Allow: POST\r\n" : "Allow: GET\r\n");
         return;
     }
     switch (r) {
-    case 0: s_send(w, c); break;
-    case 1: s_online(w, c); break;
-    case 2: s_presence(w, c, query, qlen); break;
-    case 3: s_healthz(w, c); break;
-    default: s_metrics(w, c); break;
+    case 0: s_send(c); break;
+    case 1: s_online(c); break;
+    case 2: s_presence(c, query, qlen); break;
+    case 3: s_healthz(c); break;
+    default: s_metrics(c); break;
     }
 }
 
 /* ---- completions ----------------------------------------------------- */
 
-/* The conn waiting for this completion, or NULL (gone, or fd reused). */
-static ac_t *
-s_waiting(worker_t *w, int fd, uint32_t gen, ac_wait_t kind)
-{
-    api_t *a = w->api;
-    ac_t *c = a && fd >= 0 && fd < a->cap ? a->conns[fd] : NULL;
-    if (!c || c->gen != gen || c->state != AC_WAIT || c->wait != kind)
-        return NULL;
-    c->state = AC_READ;                 /* api_respond moves on from here */
-    c->resume = 1;
-    return c;
-}
-
 void
-api_push_done(worker_t *w, int fd, uint32_t gen, const char *mid, const char *status)
+api_routes_push_done(ac_t *c, const char *mid, const char *status)
 {
-    ac_t *c = s_waiting(w, fd, gen, WAIT_PUSH);
-    if (!c)
-        return;
     if (!mid || !status || strcmp(status, "unavailable") == 0 || strlen(mid) >= 40) {
-        s_unavailable(w, c);
+        s_unavailable(c);
         return;
     }
     buf_t *b = &c->api->body;
@@ -345,33 +329,27 @@ api_push_done(worker_t *w, int fd, uint32_t gen, const char *mid, const char *st
                     strcmp(status, "delivered") == 0 ? "delivered" : "offline") < 0)
         api_drop(c);
     else
-        s_json(w, c, 200, NULL, b);
+        s_json(c, 200, NULL, b);
 }
 
 void
-api_online_done(worker_t *w, int fd, uint32_t gen, int64_t users, int64_t sessions)
+api_routes_online_done(ac_t *c, int64_t users, int64_t sessions)
 {
-    ac_t *c = s_waiting(w, fd, gen, WAIT_ONLINE);
-    if (!c)
-        return;
     if (users < 0 || sessions < 0) {
-        s_unavailable(w, c);
+        s_unavailable(c);
         return;
     }
     char body[96];
     int n = snprintf(body, sizeof body, "{\"users\":%lld,\"sessions\":%lld}", (long long)users,
                      (long long)sessions);
-    api_respond(w, c, 200, "application/json", NULL, body, (size_t)n);
+    api_respond(c, 200, "application/json", NULL, body, (size_t)n);
 }
 
 void
-api_presence_done(worker_t *w, int fd, uint32_t gen, const env_t *e)
+api_routes_presence_done(ac_t *c, const env_t *e)
 {
-    ac_t *c = s_waiting(w, fd, gen, WAIT_PRESENCE);
-    if (!c)
-        return;
     if (!e || e->online_n != e->users_n) {
-        s_unavailable(w, c);
+        s_unavailable(c);
         return;
     }
     buf_t *b = &c->api->body;
@@ -381,7 +359,7 @@ api_presence_done(worker_t *w, int fd, uint32_t gen, const env_t *e)
         /* names were validated when asked; a broker answering otherwise
          * would need escaping, so such an answer is refused */
         if (!e->users[i].p || !valid_name(e->users[i].p, e->users[i].n)) {
-            s_unavailable(w, c);
+            s_unavailable(c);
             return;
         }
         rc = buf_appendf(b, "%s\"%.*s\":%s", i ? "," : "", (int)e->users[i].n, e->users[i].p,
@@ -390,5 +368,5 @@ api_presence_done(worker_t *w, int fd, uint32_t gen, const env_t *e)
     if (rc < 0 || buf_appends(b, "}}") < 0)
         api_drop(c);
     else
-        s_json(w, c, 200, NULL, b);
+        s_json(c, 200, NULL, b);
 }

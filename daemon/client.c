@@ -17,7 +17,7 @@ s_sess(conn_t *c)
 static push_waiter_t
 s_waiter(conn_t *c, pq_kind_t kind, cj_str_t id)
 {
-    push_waiter_t wt = { id.p || kind == PQ_PRESENCE ? kind : 0, c->fd, c->gen, id.p, id.n };
+    push_waiter_t wt = { id.p || kind == PQ_PRESENCE ? kind : 0, c->io.fd, c->io.gen, id.p, id.n };
     return wt;
 }
 

@@ -12,7 +12,7 @@
  * its wslay context (~12 KiB) and keep only this struct; it refuses frames
  * that break RFC 6455 before wslay sees them; and it takes the client's
  * close frame, which wslay never sees, so conn.c answers it. */
-#include "conn_int.h"
+#include "conn.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,34 +28,57 @@
 #include "metrics.h"
 #include "wsenc.h"
 
+#define HANDSHAKE_MS 10000
+#define PENDING_MS   5000
+#define IDLE_MS      30000
+#define PING_MS      30000
+#define LINGER_MS    5000
+#define SLOW_MS      30000
+#define RBUF_LEN     (64 * 1024)
+
+struct conns {
+    const options_t  *opt;
+    const int64_t    *now;
+    conn_events_t     ev;
+    io_set_t          io;               /* fd table, timer FIFOs, dirty and reap */
+    conn_t          **settle;           /* deferred opens and closes */
+    size_t            nsettle, settle_cap;
+    char             *rbuf;
+    const uint8_t    *in;               /* wslay's recv source, in s_feed() */
+    size_t            in_len;
+    wsenc_t           enc;              /* frames once for every recipient */
+    buf_t             wire;             /* scratch: one framed control message */
+};
+
+
+static inline int64_t
+s_now(const conns_t *cs)
+{
+    return *cs->now;
+}
+
 /* wslay's callbacks get the conn; they reach the set through this (one
  * worker per process, one set per worker). */
-conns_t *conn__set;
+static conns_t *s_set;
 
 static void s_read(conns_t *cs, conn_t *c);
 static void s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n);
 
-void
-conn__set_timer(conns_t *cs, conn_t *c, int tl)
+static void
+s_set_timer(conns_t *cs, conn_t *c, int tl)
 {
-    list_unlink(&c->tlink);
-    c->tl = (uint8_t)tl;
-    c->t_ms = s_now(cs);
-    list_push_tail(&cs->timers[tl], &c->tlink);
+    io_set_timer(&cs->io, &c->io, tl);
 }
 
-void
-conn__mark_dirty(conns_t *cs, conn_t *c)
+static void
+s_mark_dirty(conns_t *cs, conn_t *c)
 {
-    if (!c->dirty && c->state != CONN_DEAD) {
-        c->dirty = 1;
-        list_push_tail(&cs->dirty, &c->dlink);
-    }
+    io_mark_dirty(&cs->io, &c->io);
 }
 
 /* Queue c for conns_settle(); 0, or -1 on ENOMEM. */
 static int
-conn__settle_later(conns_t *cs, conn_t *c)
+s_settle_later(conns_t *cs, conn_t *c)
 {
     if (c->settle)
         return 0;
@@ -78,7 +101,7 @@ conn__settle_later(conns_t *cs, conn_t *c)
 static void
 s_left_session(conns_t *cs, conn_t *c)
 {
-    if (c->sess && !c->reported && conn__settle_later(cs, c) < 0) {
+    if (c->sess && !c->reported && s_settle_later(cs, c) < 0) {
         c->reported = 1;
         cs->ev.on_closed(cs->ev.arg, c);
     }
@@ -91,7 +114,7 @@ s_left_session(conns_t *cs, conn_t *c)
 static ssize_t
 s_ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
-    conns_t *cs = conn__set;
+    conns_t *cs = s_set;
     (void)flags;
     (void)ud;
     if (cs->in_len == 0) {
@@ -134,7 +157,7 @@ static void
 s_ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *ud)
 {
     conn_t *c = ud;
-    conns_t *cs = conn__set;
+    conns_t *cs = s_set;
     (void)ctx;
     switch (arg->opcode) {
     case WSLAY_TEXT_FRAME:
@@ -187,34 +210,19 @@ s_ws_ensure(conns_t *cs, conn_t *c)
 conn_t *
 conn_accept(conns_t *cs, int fd)
 {
-    if (fd >= cs->cap) {
-        close(fd);
-        return NULL;
-    }
     conn_t *c = calloc(1, sizeof *c);
-    if (!c) {
-        close(fd);
-        return NULL;
-    }
-    c->fd = fd;
-    c->gen = ++cs->gen;
-    c->state = CONN_HANDSHAKE;
-    rate_init(&c->rl, cs->opt->rate_limit, s_now(cs));
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-        .data.u64 = (uint64_t)fd,
-    };
-    if (epoll_ctl(cs->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_warn("epoll_ctl");
+    if (!c || io_add(&cs->io, &c->io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+        if (c && fd < cs->io.cap)
+            log_warn("epoll_ctl");
         close(fd);
         free(c);
         return NULL;
     }
-    cs->by_fd[fd] = c;
-    cs->count++;
-    conn__set_timer(cs, c, TL_HANDSHAKE);
+    c->state = CONN_HANDSHAKE;
+    rate_init(&c->rl, cs->opt->rate_limit, s_now(cs));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    s_set_timer(cs, c, TL_HANDSHAKE);
     metrics_inc(M_CONNECTIONS);
     return c;
 }
@@ -226,11 +234,7 @@ conn_drop(conns_t *cs, conn_t *c)
         return;
     c->state = CONN_DEAD;
     s_left_session(cs, c);
-    list_unlink(&c->tlink);
-    if (c->dirty)
-        list_unlink(&c->dlink);
-    c->dirty = 1;                       /* never re-marked */
-    list_push_tail(&cs->reap, &c->dlink);
+    io_kill(&cs->io, &c->io);
 }
 
 void
@@ -263,8 +267,8 @@ conns_settle(conns_t *cs)
 
 /* ---- output --------------------------------------------------------- */
 
-int
-conn__encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
+static int
+s_encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
 {
     return wsenc_frame(&cs->enc, out, opcode, p, n);
 }
@@ -272,7 +276,7 @@ conn__encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
 int
 conns_frame(conns_t *cs, buf_t *out, const char *p, size_t n)
 {
-    return conn__encode(cs, out, WSLAY_TEXT_FRAME, p, n);
+    return s_encode(cs, out, WSLAY_TEXT_FRAME, p, n);
 }
 
 /* Slow consumer: free the queue now (keep only the rest of a frame the
@@ -280,13 +284,13 @@ conns_frame(conns_t *cs, buf_t *out, const char *p, size_t n)
 static void
 s_too_slow(conns_t *cs, conn_t *c)
 {
-    log_info("connection %d: outbound queue over %zu bytes, closing 4008", c->fd,
+    log_info("connection %d: outbound queue over %zu bytes, closing 4008", c->io.fd,
              cs->opt->max_outbound);
     c->out.len = c->out_partial < c->out.len ? c->out_partial : c->out.len;
     metrics_inc(M_CLOSE_SLOW);
     conn_close(cs, c, 4008, "too slow");
     if (c->state == CONN_CLOSING)
-        conn__set_timer(cs, c, TL_SLOW);
+        s_set_timer(cs, c, TL_SLOW);
 }
 
 int
@@ -301,7 +305,7 @@ conn_send_frame(conns_t *cs, conn_t *c, const char *frame, size_t n)
     if (buf_append(&c->out, frame, n) < 0)
         return -1;
     metrics_inc(M_FRAMES_OUT);
-    conn__mark_dirty(cs, c);
+    s_mark_dirty(cs, c);
     return 0;
 }
 
@@ -311,7 +315,7 @@ conn_send_text(conns_t *cs, conn_t *c, const char *p, size_t n)
     if (c->state != CONN_OPEN)
         return -1;
     cs->wire.len = 0;
-    if (conn__encode(cs, &cs->wire, WSLAY_TEXT_FRAME, p, n) < 0)
+    if (s_encode(cs, &cs->wire, WSLAY_TEXT_FRAME, p, n) < 0)
         return -1;
     return conn_send_frame(cs, c, cs->wire.data, cs->wire.len);
 }
@@ -327,14 +331,14 @@ conn_close(conns_t *cs, conn_t *c, uint16_t code, const char *reason)
         return;
     c->state = CONN_CLOSING;
     s_left_session(cs, c);
-    conn__set_timer(cs, c, TL_LINGER);
+    s_set_timer(cs, c, TL_LINGER);
     if (s_ws_ensure(cs, c) < 0
         || wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, strlen(reason)) != 0
         || wslay_event_send(c->ws) != 0) {
         conn_drop(cs, c);
         return;
     }
-    conn__mark_dirty(cs, c);
+    s_mark_dirty(cs, c);
 }
 
 /* Bytes the socket took: advance over whole frames so out_partial always
@@ -356,7 +360,7 @@ s_flush(conns_t *cs, conn_t *c)
             return;
     }
     while (c->out.len > 0) {
-        ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+        ssize_t n = send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL);
         if (n > 0) {
             s_account(c, (size_t)n);
             buf_consume(&c->out, (size_t)n);
@@ -379,7 +383,7 @@ s_flush(conns_t *cs, conn_t *c)
         if (wsf_close_seen(&c->sc))
             conn_drop(cs, c);
         else if (!wslay_event_get_read_enabled(c->ws))
-            shutdown(c->fd, SHUT_WR);
+            shutdown(c->io.fd, SHUT_WR);
         return;
     }
     if (c->state == CONN_OPEN && wsf_at_boundary(&c->sc)
@@ -392,11 +396,10 @@ s_flush(conns_t *cs, conn_t *c)
 void
 conns_flush(conns_t *cs)
 {
-    while (!list_empty(&cs->dirty)) {
-        conn_t *c = list_entry(cs->dirty.next, conn_t, dlink);
-        list_unlink(&c->dlink);
-        c->dirty = 0;
-        s_flush(cs, c);
+    io_item_t *it;
+    while ((it = io_next_dirty(&cs->io))) {
+        io_clean(it);
+        s_flush(cs, (conn_t *)it);
     }
 }
 
@@ -435,18 +438,18 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
     }
     if (!wslay_event_get_read_enabled(c->ws) && c->state < CONN_CLOSING) {
         /* wslay found a protocol error (1002/1007/1009) and queued a close */
-        log_debug("connection %d: protocol error, closing (%u)", c->fd,
+        log_debug("connection %d: protocol error, closing (%u)", c->io.fd,
                   wslay_event_get_status_code_sent(c->ws));
         c->state = CONN_CLOSING;
         s_left_session(cs, c);
-        conn__set_timer(cs, c, TL_LINGER);
+        s_set_timer(cs, c, TL_LINGER);
     }
     if (bad) {
         /* Fail the connection (RFC 6455 7.1.7): our close with the
          * scanner's code, unless one is under way already (an error wslay
          * found before the bad frame keeps its own), and no more reading,
          * so s_flush half-closes once the close frame is out. */
-        log_debug("connection %d: protocol error, closing (%u)", c->fd, bad);
+        log_debug("connection %d: protocol error, closing (%u)", c->io.fd, bad);
         conn_close(cs, c, bad, bad == 1007 ? "invalid UTF-8" : "protocol error");
         if (c->state == CONN_DEAD)
             return;
@@ -468,7 +471,7 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
     if (c->state == CONN_DEAD)
         return;
     if (wslay_event_want_write(c->ws) || c->state == CONN_CLOSING)
-        conn__mark_dirty(cs, c);            /* flush decides when TCP closes */
+        s_mark_dirty(cs, c);            /* flush decides when TCP closes */
 }
 
 static void
@@ -488,7 +491,7 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
     if (r == HS_FAIL) {
         metrics_refused(handshake_status(c->hs));
         if (rn)
-            (void)!send(c->fd, resp, rn, MSG_NOSIGNAL);   /* best effort */
+            (void)!send(c->io.fd, resp, rn, MSG_NOSIGNAL);   /* best effort */
         conn_drop(cs, c);
         return;
     }
@@ -500,8 +503,8 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
     }
     c->out_partial = rn;
     c->state = CONN_PENDING;
-    conn__set_timer(cs, c, TL_PENDING);
-    conn__mark_dirty(cs, c);
+    s_set_timer(cs, c, TL_PENDING);
+    s_mark_dirty(cs, c);
     if (used < n) {
         /* Frames that came in the same read as the head: kept raw and fed
          * once the session is open, in order, like later ones. */
@@ -525,14 +528,14 @@ s_read(conns_t *cs, conn_t *c)
     for (;;) {
         if (c->state == CONN_PENDING || c->state == CONN_DEAD)
             return;                     /* pending: read once open */
-        ssize_t n = recv(c->fd, cs->rbuf, RBUF_LEN, 0);
+        ssize_t n = recv(c->io.fd, cs->rbuf, RBUF_LEN, 0);
         if (n > 0) {
             if (c->state == CONN_HANDSHAKE) {
                 s_handshake(cs, c, cs->rbuf, (size_t)n);
                 continue;
             }
-            if (c->tl == TL_IDLE || c->tl == TL_PING)
-                conn__set_timer(cs, c, TL_IDLE);
+            if (c->io.tl == TL_IDLE || c->io.tl == TL_PING)
+                s_set_timer(cs, c, TL_IDLE);
             s_feed(cs, c, (const uint8_t *)cs->rbuf, (size_t)n);
             continue;
         }
@@ -551,7 +554,7 @@ conn_on_ready(conns_t *cs, conn_t *c, uint32_t events)
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         s_read(cs, c);
     if (c->state != CONN_DEAD && (events & EPOLLOUT) && c->out.len > 0)
-        conn__mark_dirty(cs, c);
+        s_mark_dirty(cs, c);
 }
 
 void
@@ -560,9 +563,129 @@ conn_open(conns_t *cs, conn_t *c, const char *welcome, size_t n)
     if (c->state != CONN_PENDING)
         return;
     c->state = CONN_OPEN;
-    conn__set_timer(cs, c, TL_IDLE);
-    if (conn_send_text(cs, c, welcome, n) < 0 || conn__settle_later(cs, c) < 0) {
+    s_set_timer(cs, c, TL_IDLE);
+    if (conn_send_text(cs, c, welcome, n) < 0 || s_settle_later(cs, c) < 0) {
         conn_drop(cs, c);
         return;
+    }
+}
+
+/* ---- the set ---------------------------------------------------------- */
+
+static const int64_t s_timeout[TL_COUNT] = {
+    [TL_HANDSHAKE] = HANDSHAKE_MS, [TL_PENDING] = PENDING_MS, [TL_IDLE] = IDLE_MS,
+    [TL_PING] = PING_MS, [TL_LINGER] = LINGER_MS, [TL_SLOW] = SLOW_MS,
+};
+
+conns_t *
+conns_new(int epfd, uint64_t tag, int cap, const options_t *opt, const int64_t *now,
+          const conn_events_t *ev)
+{
+    conns_t *cs = calloc(1, sizeof *cs);
+    if (!cs)
+        return NULL;
+    cs->opt = opt;
+    cs->now = now;
+    cs->ev = *ev;
+    if (io_init(&cs->io, epfd, tag, cap, now, s_timeout, TL_COUNT) < 0
+        || !(cs->rbuf = malloc(RBUF_LEN))) {
+        conns_destroy(&cs);
+        return NULL;
+    }
+    s_set = cs;
+    return cs;
+}
+
+void
+conns_destroy(conns_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    conns_t *cs = *self_p;
+    for (int fd = 0; fd < cs->io.cap; fd++)
+        if (cs->io.by_fd[fd])
+            conn_drop(cs, (conn_t *)cs->io.by_fd[fd]);
+    conns_reap(cs);
+    io_fini(&cs->io);
+    free(cs->rbuf);
+    free(cs->settle);
+    wsenc_free(&cs->enc);
+    buf_free(&cs->wire);
+    if (s_set == cs)
+        s_set = NULL;
+    free(cs);
+    *self_p = NULL;
+}
+
+int
+conns_count(const conns_t *self)
+{
+    return self->io.count;
+}
+
+conn_t *
+conns_get(conns_t *self, int fd)
+{
+    return (conn_t *)io_get(&self->io, fd);
+}
+
+conn_t *
+conns_lookup(conns_t *self, int fd, uint32_t gen)
+{
+    return (conn_t *)io_lookup(&self->io, fd, gen);
+}
+
+void
+conns_close_all(conns_t *self, uint16_t code, const char *reason)
+{
+    for (int fd = 0; fd < self->io.cap; fd++) {
+        conn_t *c = (conn_t *)self->io.by_fd[fd];
+        if (c && c->state != CONN_DEAD)
+            conn_close(self, c, code, reason);
+    }
+}
+
+void
+conns_reap(conns_t *cs)
+{
+    conns_settle(cs);                   /* every session hears of its end first */
+    io_item_t *it;
+    while ((it = io_next_dead(&cs->io))) {
+        conn_t *c = (conn_t *)it;
+        metrics_dec(M_CONNECTIONS);
+        handshake_destroy(&c->hs);
+        free(c->early);
+        if (c->ws)
+            wslay_event_context_free(c->ws);
+        buf_free(&c->out);
+        free(c);
+    }
+}
+
+void
+conns_timers(conns_t *cs)
+{
+    for (int tl = 0; tl < TL_COUNT; tl++) {
+        io_item_t *it;
+        while ((it = io_expired(&cs->io, tl))) {
+            conn_t *c = (conn_t *)it;
+            switch (tl) {
+            case TL_PENDING:
+                log_info("connection %d: session not live in time, closing 1013", c->io.fd);
+                conn_close(cs, c, 1013, "try again later");
+                break;
+            case TL_IDLE:
+                cs->wire.len = 0;
+                if (s_encode(cs, &cs->wire, WSLAY_PING, NULL, 0) == 0
+                    && c->out.len + cs->wire.len <= cs->opt->max_outbound
+                    && buf_append(&c->out, cs->wire.data, cs->wire.len) == 0)
+                    s_mark_dirty(cs, c);
+                s_set_timer(cs, c, TL_PING);
+                break;
+            default:                    /* handshake, ping, linger, slow */
+                conn_drop(cs, c);
+                break;
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@
 #include <wslay/wslay.h>
 
 #include "buf.h"
-#include "list.h"
+#include "io.h"
 #include "options.h"
 #include "rate.h"
 #include "wsframe.h"
@@ -60,17 +60,11 @@ enum {
 };
 
 struct conn {
-    int                 fd;
-    uint32_t            gen;            /* tells reused fds apart */
-    conn_state_t        state;
-    uint8_t             tl;             /* timer list (TL_*) */
-    uint8_t             dirty;
+    io_item_t           io;             /* fd, generation, timer (TL_*), dirty/reap */
+    uint8_t             state;          /* conn_state_t */
     uint8_t             settle;         /* queued for conns_settle() */
     uint8_t             reported;       /* on_closed already called */
     uint8_t             subproto;
-    link_t              tlink;          /* in timers[tl] */
-    link_t              dlink;          /* in dirty or reap */
-    int64_t             t_ms;           /* when it entered its timer list */
     handshake_t        *hs;
     char               *early;          /* frames that came with the HTTP head */
     size_t              early_len;
@@ -100,7 +94,8 @@ typedef struct {
     void  *arg;
 } conn_events_t;
 
-conns_t *conns_new(int epfd, int cap, const options_t *opt, const int64_t *now,
+/* epoll data of a conn: tag | fd (io.h); cap: the fd table's size. */
+conns_t *conns_new(int epfd, uint64_t tag, int cap, const options_t *opt, const int64_t *now,
                    const conn_events_t *ev);
 void     conns_destroy(conns_t **self_p);      /* drops every conn first */
 int      conns_count(const conns_t *self);      /* accepted sockets */

@@ -1,11 +1,10 @@
 /* handshake — see handshake.h.
  *
- * http_parser does the HTTP grammar; this file keeps the head's bytes and
- * remembers where the interesting parts are, as offsets into self->buf, so the
- * buffer can be realloc'd while the head grows. Each feed hands http_parser
- * only the new bytes; the bytes it consumed are appended to buf after it
- * returns, so buf holds exactly the head and never the early WebSocket frames
- * behind it. All checks run once, when the empty line has been seen, so the
+ * http_parser does the HTTP grammar and httphead.h remembers where the
+ * interesting parts are, as offsets into self->buf, so the buffer can be
+ * realloc'd while the head grows. Each feed appends the new bytes to buf and
+ * hands http_parser only those; buf is then cut back to what it consumed, so
+ * it holds exactly the head and never the early WebSocket frames behind it. All checks run once, when the empty line has been seen, so the
  * first failure in zwsd-protocol(7)'s order wins whatever order the headers came in. */
 #include "handshake.h"
 
@@ -17,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "httphead.h"
 #include "valid.h"
 
 #define S_BUF_MIN   1024
@@ -35,36 +35,12 @@ typedef enum {
     HDR_AUTHORIZATION,
 } hdr_kind_t;
 
-/* One interesting header: its value as an offset into buf. uint16_t is enough
- * because the head never exceeds HANDSHAKE_HEAD_MAX. */
-typedef struct {
-    uint8_t kind;               /* hdr_kind_t */
-    uint16_t off, len;
-} hdr_t;
-
-/* Where the parser is inside a header line, to tell a name or value that
- * continues in the next feed from a new one. */
-typedef enum { IN_NONE = 0, IN_FIELD, IN_VALUE } in_t;
-
 struct handshake {
     http_parser parser;         /* parser.data = self */
     char *buf;                  /* the head bytes consumed so far */
     size_t len, cap;
-    const char *chunk;          /* the caller's bytes, during http_parser_execute() only */
-
-    size_t url_off, url_len;
-    int url_seen;
-
-    in_t in;
-    size_t field_off, field_len; /* name of the header being read */
-    size_t value_end;           /* where the current value's last piece ended */
-    int cur;                    /* index in hdrs of the current value, -1 if dropped */
-    hdr_t *hdrs;
-    size_t nhdrs, hdrs_cap;
-
+    hh_t hh;                    /* the target and the headers checked */
     int complete;               /* on_headers_complete ran */
-    int folded;                 /* obs-fold seen: RFC 7230 3.2.4 lets us refuse it */
-    int oom;                    /* a callback could not allocate */
 
     hs_result_t result;
     int status;
@@ -94,68 +70,12 @@ s_reason(int status)
     }
 }
 
-/* The byte at stream offset off: already in buf, or still in the caller's
- * chunk during http_parser_execute(). Only header names are read this way. */
-static char
-s_byte(const handshake_t *self, size_t off)
-{
-    return off < self->len ? self->buf[off] : self->chunk[off - self->len];
-}
-
-static size_t
-s_off(const handshake_t *self, const char *at)
-{
-    return self->len + (size_t)(at - self->chunk);
-}
-
-/* name is lower case. */
-static int
-s_field_is(const handshake_t *self, const char *name)
-{
-    size_t n = strlen(name);
-    if (self->field_len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s_byte(self, self->field_off + i);
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != name[i])
-            return 0;
-    }
-    return 1;
-}
-
-static hdr_kind_t
-s_classify(const handshake_t *self)
-{
-    static const struct { const char *name; hdr_kind_t kind; } known[] = {
-        { "upgrade", HDR_UPGRADE },
-        { "connection", HDR_CONNECTION },
-        { "sec-websocket-version", HDR_VERSION },
-        { "sec-websocket-key", HDR_KEY },
-        { "origin", HDR_ORIGIN },
-        { "sec-websocket-protocol", HDR_PROTOCOL },
-        { "authorization", HDR_AUTHORIZATION },
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (s_field_is(self, known[i].name))
-            return known[i].kind;
-    return HDR_OTHER;
-}
-
-/* http_parser callbacks. A URL, name or value cut by the end of a feed comes
- * in several pieces; since every feed continues the same byte stream, the
- * pieces are adjacent offsets, except for an obsolete folded value, whose
- * pieces have the CRLF between them. */
+/* http_parser callbacks, over self->buf (handshake_feed). */
 static int
 s_on_url(http_parser *p, const char *at, size_t len)
 {
     handshake_t *self = p->data;
-    if (!self->url_seen) {
-        self->url_off = s_off(self, at);
-        self->url_seen = 1;
-    }
-    self->url_len += len;
+    hh_url(&self->hh, (size_t)(at - self->buf), len);
     return 0;
 }
 
@@ -163,48 +83,15 @@ static int
 s_on_header_field(http_parser *p, const char *at, size_t len)
 {
     handshake_t *self = p->data;
-    if (self->in != IN_FIELD) {
-        self->field_off = s_off(self, at);
-        self->field_len = 0;
-        self->in = IN_FIELD;
-    }
-    self->field_len += len;
+    hh_field(&self->hh, (size_t)(at - self->buf), len);
     return 0;
 }
 
-/* http_parser calls this at least once per header, with len 0 for an empty
- * value, so the name is always complete here when a value starts. */
 static int
 s_on_header_value(http_parser *p, const char *at, size_t len)
 {
     handshake_t *self = p->data;
-    size_t off = s_off(self, at);
-    if (self->in != IN_VALUE) {
-        self->in = IN_VALUE;
-        self->value_end = off;
-        self->cur = -1;
-        hdr_kind_t kind = s_classify(self);
-        if (kind != HDR_OTHER) {
-            if (self->nhdrs == self->hdrs_cap) {
-                size_t ncap = self->hdrs_cap ? self->hdrs_cap * 2 : 8;
-                hdr_t *n = realloc(self->hdrs, ncap * sizeof *n);
-                if (!n) {
-                    self->oom = 1;
-                    return 1;   /* stops the parser */
-                }
-                self->hdrs = n;
-                self->hdrs_cap = ncap;
-            }
-            self->cur = (int)self->nhdrs;
-            self->hdrs[self->nhdrs++] = (hdr_t){ .kind = (uint8_t)kind, .off = (uint16_t)off, .len = 0 };
-        }
-    }
-    if (off != self->value_end)
-        self->folded = 1;
-    self->value_end = off + len;
-    if (self->cur >= 0)
-        self->hdrs[self->cur].len = (uint16_t)(self->hdrs[self->cur].len + len);
-    return 0;
+    return hh_value(&self->hh, self->buf, (size_t)(at - self->buf), len) < 0;  /* 1 stops it */
 }
 
 /* Returning 2 makes http_parser stop right after the empty line, as for an
@@ -214,6 +101,7 @@ static int
 s_on_headers_complete(http_parser *p)
 {
     handshake_t *self = p->data;
+    hh_end(&self->hh);
     self->complete = 1;
     return 2;
 }
@@ -237,9 +125,15 @@ handshake_new(void)
         return NULL;
     }
     self->cap = S_BUF_MIN;
+    static const char *const names[] = {
+        [HDR_UPGRADE - 1] = "upgrade", [HDR_CONNECTION - 1] = "connection",
+        [HDR_VERSION - 1] = "sec-websocket-version", [HDR_KEY - 1] = "sec-websocket-key",
+        [HDR_ORIGIN - 1] = "origin", [HDR_PROTOCOL - 1] = "sec-websocket-protocol",
+        [HDR_AUTHORIZATION - 1] = "authorization",
+    };
     http_parser_init(&self->parser, HTTP_REQUEST);
     self->parser.data = self;
-    self->cur = -1;
+    hh_init(&self->hh, names, sizeof names / sizeof *names);
     self->token_off = -1;
     self->origin_off = -1;
     return self;
@@ -251,13 +145,12 @@ handshake_destroy(handshake_t **self_p)
     if (!self_p || !*self_p)
         return;
     handshake_t *self = *self_p;
-    free(self->hdrs);
     free(self->buf);
     free(self);
     *self_p = NULL;
 }
 
-/* Appends the n bytes http_parser consumed. The buffer doubles, capped at
+/* Appends n new bytes. The buffer doubles, capped at
  * HANDSHAKE_HEAD_MAX, which the caller never lets len pass. */
 static int
 s_store(handshake_t *self, const char *data, size_t n)
@@ -280,8 +173,7 @@ s_store(handshake_t *self, const char *data, size_t n)
     return 0;
 }
 
-/* Records a refusal. The parse state is no longer needed: free it now, since
- * the caller still holds the object while the error response is written. */
+/* Records a refusal. */
 static hs_result_t
 s_fail(handshake_t *self, int status, const char *body, const char *extra)
 {
@@ -289,50 +181,7 @@ s_fail(handshake_t *self, int status, const char *body, const char *extra)
     self->status = status;
     self->body = body;
     self->extra = extra;
-    free(self->hdrs);
-    self->hdrs = NULL;
-    self->nhdrs = self->hdrs_cap = 0;
     return HS_FAIL;
-}
-
-static int
-s_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Trims optional whitespace (RFC 7230 OWS) from both ends of s[0..*n). */
-static const char *
-s_trim(const char *s, size_t *n)
-{
-    while (*n && s_ows(s[0])) {
-        s++;
-        (*n)--;
-    }
-    while (*n && s_ows(s[*n - 1]))
-        (*n)--;
-    return s;
-}
-
-/* Whether the comma-separated list s[0..n) has the element tok, elements
- * trimmed of OWS; ci: compare case-insensitively. */
-static int
-s_list_has(const char *s, size_t n, const char *tok, int ci)
-{
-    size_t tlen = strlen(tok);
-    while (n > 0) {
-        const char *comma = memchr(s, ',', n);
-        size_t elen = comma ? (size_t)(comma - s) : n;
-        size_t tn = elen;
-        const char *e = s_trim(s, &tn);
-        if (tn == tlen && (ci ? strncasecmp(e, tok, tlen) : strncmp(e, tok, tlen)) == 0)
-            return 1;
-        if (!comma)
-            break;
-        s += elen + 1;
-        n -= elen + 1;
-    }
-    return 0;
 }
 
 /* Whether any header of this kind lists tok: a list header may be repeated,
@@ -340,9 +189,9 @@ s_list_has(const char *s, size_t n, const char *tok, int ci)
 static int
 s_any_has(const handshake_t *self, hdr_kind_t kind, const char *tok, int ci)
 {
-    for (size_t i = 0; i < self->nhdrs; i++)
-        if (self->hdrs[i].kind == kind
-            && s_list_has(self->buf + self->hdrs[i].off, self->hdrs[i].len, tok, ci))
+    const hh_field_t *f;
+    for (size_t i = 0; (f = hh_nth(&self->hh, kind, i)); i++)
+        if (hh_list_has(self->buf + f->off, f->len, tok, ci))
             return 1;
     return 0;
 }
@@ -352,16 +201,11 @@ s_any_has(const handshake_t *self, hdr_kind_t kind, const char *tok, int ci)
 static const char *
 s_single(const handshake_t *self, hdr_kind_t kind, size_t *n)
 {
-    const char *v = NULL;
-    for (size_t i = 0; i < self->nhdrs; i++) {
-        if (self->hdrs[i].kind != kind)
-            continue;
-        if (v)
-            return NULL;
-        v = self->buf + self->hdrs[i].off;
-        *n = self->hdrs[i].len;
-    }
-    return v ? s_trim(v, n) : NULL;
+    const hh_field_t *f = hh_nth(&self->hh, kind, 0);
+    if (!f || hh_count(&self->hh, kind) != 1)
+        return NULL;
+    *n = f->len;
+    return hh_trim(self->buf + f->off, n);
 }
 
 /* Sec-WebSocket-Key must be base64 of exactly 16 bytes (RFC 6455 4.1). The
@@ -414,18 +258,6 @@ s_origin_allowed(const char *o, size_t n, const handshake_cfg_t *cfg)
     return 0;
 }
 
-/* The credential of an "Authorization: Bearer X" value, or NULL for another
- * scheme. */
-static const char *
-s_bearer(const char *v, size_t n, size_t *tn)
-{
-    v = s_trim(v, &n);
-    if (n < 6 || strncasecmp(v, "bearer", 6) != 0 || (n > 6 && !s_ows(v[6])))
-        return NULL;
-    *tn = n - 6;
-    return s_trim(v + 6, tn);
-}
-
 /* The value of the first "token" parameter of the query q[0..n), or NULL. */
 static const char *
 s_query_token(const char *q, size_t n, size_t *tn)
@@ -455,20 +287,21 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
     const http_parser *p = &self->parser;
 
     /* 1: the rest of "head parses". */
-    if (self->folded)
+    if (self->hh.folded)
         return s_fail(self, 400, "obsolete header line folding\n", NULL);
     if (p->http_major < 1 || (p->http_major == 1 && p->http_minor < 1))
         return s_fail(self, 400, "HTTP/1.1 required\n", NULL);
     struct http_parser_url u;
     http_parser_url_init(&u);
-    if (!self->url_seen || http_parser_parse_url(self->buf + self->url_off, self->url_len, 0, &u) != 0)
+    const hh_t *hh = &self->hh;
+    if (!hh->url_seen || http_parser_parse_url(self->buf + hh->url_off, hh->url_len, 0, &u) != 0)
         return s_fail(self, 400, "malformed request target\n", NULL);
 
     /* 2: /ws/<one segment>; the absolute form (RFC 7230 5.3.2) has its path
      * taken the same way. */
     if (!(u.field_set & (1 << UF_PATH)))
         return s_fail(self, 404, "not found\n", NULL);
-    const char *path = self->buf + self->url_off + u.field_data[UF_PATH].off;
+    const char *path = self->buf + hh->url_off + u.field_data[UF_PATH].off;
     size_t plen = u.field_data[UF_PATH].len;
     if (plen < 4 || memcmp(path, "/ws/", 4) != 0 || memchr(path + 4, '/', plen - 4))
         return s_fail(self, 404, "not found\n", NULL);
@@ -503,14 +336,11 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
      * rather than guess which one to check. */
     const char *origin = NULL;
     size_t olen = 0;
-    size_t norigin = 0;
-    for (size_t i = 0; i < self->nhdrs; i++) {
-        if (self->hdrs[i].kind != HDR_ORIGIN)
-            continue;
-        if (norigin++ == 0) {
-            olen = self->hdrs[i].len;
-            origin = s_trim(self->buf + self->hdrs[i].off, &olen);
-        }
+    size_t norigin = hh_count(hh, HDR_ORIGIN);
+    const hh_field_t *of = hh_nth(hh, HDR_ORIGIN, 0);
+    if (of) {
+        olen = of->len;
+        origin = hh_trim(self->buf + of->off, &olen);
     }
     if (cfg && cfg->origins && cfg->norigins > 0 && norigin > 0
         && (norigin > 1 || !s_origin_allowed(origin, olen, cfg)))
@@ -522,11 +352,11 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
 
     const char *token = NULL;
     size_t tlen = 0;
-    for (size_t i = 0; i < self->nhdrs && !token; i++)
-        if (self->hdrs[i].kind == HDR_AUTHORIZATION)
-            token = s_bearer(self->buf + self->hdrs[i].off, self->hdrs[i].len, &tlen);
+    const hh_field_t *af;
+    for (size_t i = 0; !token && (af = hh_nth(hh, HDR_AUTHORIZATION, i)); i++)
+        token = hh_bearer(self->buf + af->off, af->len, &tlen);
     if (!token && (u.field_set & (1 << UF_QUERY)))
-        token = s_query_token(self->buf + self->url_off + u.field_data[UF_QUERY].off,
+        token = s_query_token(self->buf + hh->url_off + u.field_data[UF_QUERY].off,
                               u.field_data[UF_QUERY].len, &tlen);
 
     /* Every offset is taken before the first terminator is written. */
@@ -541,9 +371,6 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
     if (origin)
         self->buf[self->origin_off + (long)olen] = '\0';
 
-    free(self->hdrs);
-    self->hdrs = NULL;
-    self->nhdrs = self->hdrs_cap = 0;
     self->result = HS_DONE;
     self->status = 101;
     return HS_DONE;
@@ -566,15 +393,15 @@ handshake_feed(handshake_t *self, const char *data, size_t len, size_t *consumed
 
     size_t room = HANDSHAKE_HEAD_MAX - self->len;
     size_t n = len < room ? len : room;
-    self->chunk = data;
-    size_t done = http_parser_execute(&self->parser, &s_settings, data, n);
-    self->chunk = NULL;
-    if (self->oom)
+    size_t old = self->len;
+    if (s_store(self, data, n) < 0)
         return s_fail(self, 503, "out of resources\n", NULL);
+    size_t done = http_parser_execute(&self->parser, &s_settings, self->buf + old, n);
+    self->len = old + done;             /* the head only: early frames stay the caller's */
+    if (self->hh.overflow)
+        return s_fail(self, 431, "too many header fields\n", NULL);
     if (HTTP_PARSER_ERRNO(&self->parser) != HPE_OK)
         return s_fail(self, 400, "malformed HTTP request\n", NULL);
-    if (s_store(self, data, done) < 0)
-        return s_fail(self, 503, "out of resources\n", NULL);
 
     if (self->complete) {
         hs_result_t r = s_evaluate(self, cfg);

@@ -20,7 +20,6 @@
 #include "clock.h"
 #include "conn.h"
 #include "deliver.h"
-#include "handlers.h"
 #include "log.h"
 #include "member.h"
 #include "metrics.h"
@@ -30,7 +29,6 @@
 #include "session.h"
 #include "status.h"
 
-#define RBUF_LEN   (64 * 1024)
 #define MAX_EVENTS 512
 #define TICK_MS    20
 #define STALL_MS   500      /* a loop turn this long: the process stalled */
@@ -40,9 +38,40 @@
 #define TAG_BUS    (2ULL << 40)
 #define TAG_SIGNAL (3ULL << 40)
 #define TAG_STATUS (6ULL << 40)     /* settings from the supervisor */
-#define TAG_API    WORKER_TAG_API
-#define TAG_APICONN WORKER_TAG_APICONN
+#define TAG_API    (4ULL << 40)
+#define TAG_APICONN (5ULL << 40)
 #define TAG_MASK   (0xffULL << 40)
+
+struct worker;
+
+/* A listening socket of the worker. s_accept() takes connections until
+ * EAGAIN and hands each fd to take(); on EMFILE and the like it takes the
+ * listener out of epoll for 100 ms and keeps serving (nginx's answer),
+ * logging once per episode, and s_accept_resume(), called every turn,
+ * puts it back. */
+typedef struct acceptor {
+    int           fd;
+    uint64_t      tag;              /* epoll data: tag | fd */
+    const char   *what;             /* for log lines */
+    void        (*take)(void *arg, int fd);
+    void         *arg;
+    int           paused;
+    int           episode;          /* paused since the last accept that worked */
+    int64_t       resume_at;
+} acceptor_t;
+
+typedef struct worker {
+    worker_cfg_t *cfg;
+    options_t    *opt;              /* live options (the supervisor sends reloads) */
+    int           epfd;
+    int           stopping;         /* SIGTERM seen: closing every session */
+    int           draining;         /* SIGUSR1 (rotation): no new sessions */
+    int64_t       now;              /* clock_now_ms() at the top of the turn */
+    int           conns_cap;        /* the fd table's size */
+    api_t        *api;              /* NULL when --api-listen off */
+    bus_t        *bus;
+    struct core  *core;             /* the modules */
+} worker_t;
 
 struct core {
     idgen_t     ids;
@@ -63,14 +92,14 @@ struct core {
 
 /* ---- accepting -------------------------------------------------------- */
 
-void
-worker_accept(worker_t *w, acceptor_t *a)
+static void
+s_accept(worker_t *w, acceptor_t *a)
 {
     while (!w->stopping && !w->draining && !a->paused) {
         int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             a->episode = 0;
-            a->take(w, fd);
+            a->take(a->arg, fd);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -91,21 +120,27 @@ worker_accept(worker_t *w, acceptor_t *a)
     }
 }
 
-void
-worker_accept_resume(worker_t *w, acceptor_t *a)
+static void
+s_accept_resume(worker_t *w, acceptor_t *a)
 {
     if (!a->paused || w->now < a->resume_at || w->stopping || w->draining)
         return;
     a->paused = 0;
     struct epoll_event ev = { .events = EPOLLIN, .data.u64 = a->tag | (uint64_t)a->fd };
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, a->fd, &ev) == 0)
-        worker_accept(w, a);
+        s_accept(w, a);
 }
 
 static void
-s_take_conn(worker_t *w, int fd)
+s_take_conn(void *arg, int fd)
 {
-    conn_accept(w->core->conns, fd);
+    conn_accept(arg, fd);
+}
+
+static void
+s_take_api(void *arg, int fd)
+{
+    api_take(*(api_t **)arg, fd);
 }
 
 static int
@@ -141,29 +176,31 @@ s_on_closed(void *arg, conn_t *c)
     session_detach(((worker_t *)arg)->core->sessions, c);
 }
 
+/* Completions for the API (deliver.h); arg is &w->api, NULL when off. */
 static void
 s_api_push_done(void *arg, int fd, uint32_t gen, const char *mid, const char *status)
 {
-    api_push_done(arg, fd, gen, mid, status);
+    api_push_done(*(api_t **)arg, fd, gen, mid, status);
 }
 
 static void
 s_api_online_done(void *arg, int fd, uint32_t gen, int64_t users, int64_t sessions)
 {
-    api_online_done(arg, fd, gen, users, sessions);
+    api_online_done(*(api_t **)arg, fd, gen, users, sessions);
 }
 
 static void
 s_api_presence_done(void *arg, int fd, uint32_t gen, const env_t *e)
 {
-    api_presence_done(arg, fd, gen, e);
+    api_presence_done(*(api_t **)arg, fd, gen, e);
 }
 
-/* The HTTP API's entry points (handlers.h). */
-int
-handle_push(worker_t *w, env_kind_t kind, const char *target, const char *sender,
-            const char *msg, size_t msg_len, char *mid, int fd, uint32_t gen)
+/* What the HTTP API asks of the core (api_events_t). */
+static int
+s_api_push(void *arg, env_kind_t kind, const char *target, const char *sender,
+           const char *msg, size_t msg_len, char *mid, int fd, uint32_t gen)
 {
+    worker_t *w = arg;
     const char *s = sender ? sender : "system";
     push_waiter_t wt = { kind == ENV_CHAT ? PQ_API_SEND : 0, fd, gen, NULL, 0 };
     if (push_message(&w->core->push, kind, target, target ? strlen(target) : 0, s, strlen(s),
@@ -176,9 +213,8 @@ handle_push(worker_t *w, env_kind_t kind, const char *target, const char *sender
     return 0;
 }
 
-int
-handle_query(worker_t *w, env_kind_t kind, const char *const *users, size_t n, int fd,
-             uint32_t gen)
+static int
+s_query(worker_t *w, env_kind_t kind, const char *const *users, size_t n, int fd, uint32_t gen)
 {
     env_str_t u[ENV_USERS_MAX];
     if (n > ENV_USERS_MAX)
@@ -188,6 +224,19 @@ handle_query(worker_t *w, env_kind_t kind, const char *const *users, size_t n, i
     pq_kind_t pk = fd < 0 ? PQ_ONLINE : kind == ENV_ONLINE ? PQ_API_ONLINE : PQ_API_PRESENCE;
     push_waiter_t wt = { pk, fd, gen, NULL, 0 };
     return push_query(&w->core->push, kind, u, n, &wt);
+}
+
+static int
+s_api_query(void *arg, env_kind_t kind, const char *const *users, size_t n, int fd,
+            uint32_t gen)
+{
+    return s_query(arg, kind, users, n, fd, gen);
+}
+
+static int
+s_api_bus_up(void *arg)
+{
+    return bus_up(((worker_t *)arg)->bus);
 }
 
 /* ---- signals, stop, rotation -------------------------------------------- */
@@ -204,6 +253,7 @@ s_begin_stop(worker_t *w)
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->listen_fd, NULL);
     if (w->cfg->api_fd >= 0)
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->api_fd, NULL);
+    api_wind_down(w->api);
     log_info("stopping: closing %d connections", conns_count(w->core->conns));
     conns_close_all(w->core->conns, 1001, "server shutting down");
 }
@@ -221,6 +271,7 @@ s_begin_drain(worker_t *w)
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->listen_fd, NULL);
     if (w->cfg->api_fd >= 0)
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->api_fd, NULL);
+    api_wind_down(w->api);
     log_info("draining: %d connections stay until they close (deadline %d s)",
              conns_count(w->core->conns), w->opt->shutdown_timeout);
 }
@@ -273,7 +324,7 @@ s_log_online(worker_t *w)
     if (log_verbosity() < 1 || w->cfg->slot != 0 || w->now < w->core->next_online_log)
         return;
     w->core->next_online_log = w->now + 10000;
-    handle_query(w, ENV_ONLINE, NULL, 0, -1, 0);
+    s_query(w, ENV_ONLINE, NULL, 0, -1, 0);
 }
 
 static void
@@ -299,7 +350,7 @@ s_core_new(worker_t *w, struct core *k)
     conn_events_t ev = { s_on_upgrade, s_on_text, s_on_reject, s_on_closed, w };
     bus_cfg_t bc = { w->cfg->pub_ep, w->cfg->sub_ep, k->ids.origin, &w->now, w->opt->bus_hwm,
                      deliver_on_message, &k->deliver };
-    if (!(k->conns = conns_new(w->epfd, w->conns_cap, w->opt, &w->now, &ev))
+    if (!(k->conns = conns_new(w->epfd, 0, w->conns_cap, w->opt, &w->now, &ev))
         || !(k->pending = pending_new()) || !(w->bus = bus_new(&bc))
         || !(k->routes = routes_new(w->bus, &w->now))
         || !(k->members = members_new(k->routes, k->conns, &w->now))
@@ -310,9 +361,12 @@ s_core_new(worker_t *w, struct core *k)
     k->deliver = (deliver_t){ .conns = k->conns, .sessions = k->sessions, .members = k->members,
                               .routes = k->routes, .bus = w->bus, .pending = k->pending,
                               .ids = &k->ids, .now = &w->now,
-                              .api = { s_api_push_done, s_api_online_done, s_api_presence_done, w } };
-    k->ws_listener = (acceptor_t){ w->cfg->listen_fd, TAG_LISTEN, "accept", s_take_conn, 0, 0, 0 };
-    k->api_listener = (acceptor_t){ w->cfg->api_fd, TAG_API, "api: accept", api_take, 0, 0, 0 };
+                              .api = { s_api_push_done, s_api_online_done, s_api_presence_done,
+                                       &w->api } };
+    k->ws_listener = (acceptor_t){ w->cfg->listen_fd, TAG_LISTEN, "accept", s_take_conn, k->conns,
+                                   0, 0, 0 };
+    k->api_listener = (acceptor_t){ w->cfg->api_fd, TAG_API, "api: accept", s_take_api, &w->api,
+                                    0, 0, 0 };
     return 0;
 }
 
@@ -332,7 +386,7 @@ s_core_destroy(worker_t *w, struct core *k)
 static int
 s_idle(worker_t *w)
 {
-    return conns_count(w->core->conns) == 0 && (!w->api || api_count(w) == 0);
+    return conns_count(w->core->conns) == 0 && api_count(w->api) == 0;
 }
 
 int
@@ -351,10 +405,8 @@ worker_run(worker_cfg_t *cfg)
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     w.conns_cap = rl.rlim_cur > 1048576 ? 1048576 : (int)rl.rlim_cur;
-    w.rbuf_len = RBUF_LEN;
-    w.rbuf = malloc(w.rbuf_len);
     w.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (!w.rbuf || w.epfd < 0) {
+    if (w.epfd < 0) {
         log_err("worker setup");
         goto done;
     }
@@ -373,7 +425,9 @@ worker_run(worker_cfg_t *cfg)
         goto done;
     }
     if (cfg->api_fd >= 0) {
-        if (!(w.api = api_new(&w)) || s_epoll_add(&w, cfg->api_fd, EPOLLIN, TAG_API) < 0) {
+        api_cfg_t ac = { w.epfd, TAG_APICONN, w.conns_cap, w.opt, &w.now,
+                         { s_api_push, s_api_query, s_api_bus_up, &w } };
+        if (!(w.api = api_new(&ac)) || s_epoll_add(&w, cfg->api_fd, EPOLLIN, TAG_API) < 0) {
             log_err("api setup");
             goto done;
         }
@@ -403,12 +457,12 @@ worker_run(worker_cfg_t *cfg)
         for (int i = 0; i < n; i++) {
             uint64_t d = ev[i].data.u64;
             switch (d & TAG_MASK) {
-            case TAG_LISTEN: worker_accept(&w, &k.ws_listener); break;
+            case TAG_LISTEN: s_accept(&w, &k.ws_listener); break;
             case TAG_BUS:    break;          /* drained below, every turn */
             case TAG_SIGNAL: s_on_signal(&w, sfd); break;
             case TAG_STATUS: s_reload(&w); break;
-            case TAG_API:    worker_accept(&w, &k.api_listener); break;
-            case TAG_APICONN: api_on_ready(&w, (int)(d & 0xffffffffu), ev[i].events); break;
+            case TAG_API:    s_accept(&w, &k.api_listener); break;
+            case TAG_APICONN: api_on_ready(w.api, (int)(d & 0xffffffffu), ev[i].events); break;
             default: {
                 conn_t *c = conns_get(k.conns, (int)d);
                 if (c)
@@ -421,20 +475,17 @@ worker_run(worker_cfg_t *cfg)
         members_tick(k.members);            /* joins not live in time */
         deliver_expire(&k.deliver);         /* acks and queries past due */
         conns_timers(k.conns);              /* handshake, pending, ping, linger */
-        if (w.api)
-            api_timers(&w);
+        api_timers(w.api);
         s_log_online(&w);
-        worker_accept_resume(&w, &k.ws_listener);
+        s_accept_resume(&w, &k.ws_listener);
         if (w.api)
-            worker_accept_resume(&w, &k.api_listener);
+            s_accept_resume(&w, &k.api_listener);
         bus_drain(w.bus);                   /* ZMQ_FD is edge-triggered */
         conns_settle(k.conns);              /* deferred opens and closes */
         conns_flush(k.conns);               /* one write per conn per turn */
-        if (w.api)
-            api_flush(&w);
+        api_flush(w.api);
         conns_reap(k.conns);                /* the only place a conn is freed */
-        if (w.api)
-            api_reap(&w);
+        api_reap(w.api);
         s_report(&w);
         if (w.draining && (s_idle(&w) || w.now >= k.stop_deadline)) {
             w.draining = 0;                 /* deadline: now close like a stop */
@@ -450,7 +501,6 @@ worker_run(worker_cfg_t *cfg)
     rc = 0;
 done:
     s_core_destroy(&w, &k);
-    free(w.rbuf);
     if (w.epfd >= 0)
         close(w.epfd);
     if (sfd >= 0)

@@ -1,7 +1,6 @@
 /* test_api_http — the HTTP side of the API (daemon/api.c) on real loopback
- * sockets, with a hand-run loop turn and the worker's hooks stubbed:
- * handle_push(), handle_query() and bus_up() are defined here, so the linker
- * takes them instead of handlers.o/bus.o. Pipelined requests are fed in
+ * sockets, with a hand-run loop turn and the owner's callbacks
+ * (api_events_t) answered here, as worker.c would. Pipelined requests are fed in
  * every chunking down to one byte and must give byte-identical answers;
  * completions arrive out of band (api_push_done() etc.), stale ones are
  * ignored; limits, keys, lingering close.
@@ -25,13 +24,11 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "bus.h"
 #include "clock.h"
-#include "handlers.h"
 
 #define S_SAFETY_MS 10000       /* only a broken server is this slow */
 
-/* ---- stubs for the worker's side ------------------------------------ */
+/* ---- the owner's callbacks ------------------------------------------ */
 
 static int s_up = 1;
 static int s_pushes, s_queries;
@@ -40,11 +37,11 @@ static uint32_t s_last_gen;
 static env_kind_t s_last_kind;
 static char s_last_target[80], s_last_sender[80], s_last_msg[512];
 
-int
-handle_push(worker_t *w, env_kind_t kind, const char *target, const char *sender,
+static int
+s_push(void *arg, env_kind_t kind, const char *target, const char *sender,
             const char *msg, size_t msg_len, char *mid, int fd, uint32_t gen)
 {
-    (void)w;
+    (void)arg;
     if (!s_up)
         return -1;
     snprintf(mid, 40, "m-%d", ++s_pushes);
@@ -57,11 +54,10 @@ handle_push(worker_t *w, env_kind_t kind, const char *target, const char *sender
     return 0;
 }
 
-int
-handle_query(worker_t *w, env_kind_t kind, const char *const *users, size_t n, int fd,
-             uint32_t gen)
+static int
+s_query(void *arg, env_kind_t kind, const char *const *users, size_t n, int fd, uint32_t gen)
 {
-    (void)w; (void)kind; (void)users; (void)n;
+    (void)arg; (void)kind; (void)users; (void)n;
     if (!s_up)
         return -1;
     s_queries++;
@@ -70,40 +66,43 @@ handle_query(worker_t *w, env_kind_t kind, const char *const *users, size_t n, i
     return 0;
 }
 
-int
-bus_up(bus_t *self)
+static int
+s_bus_up(void *arg)
 {
-    (void)self;
+    (void)arg;
     return s_up;
 }
 
-/* ---- a worker with only the API ------------------------------------- */
+/* ---- a loop with only the API ---------------------------------------- */
 
-static worker_t W;
-static worker_cfg_t CFG;
+#define TAG_APICONN (5ULL << 40)
+
+static struct {
+    api_t    *api;
+    int       epfd;
+    int       api_fd;           /* the listener */
+    int64_t   now;
+    options_t opt;
+} W;
 
 static void
 s_setup_with(const char *key_file)
 {
     memset(&W, 0, sizeof W);
-    memset(&CFG, 0, sizeof CFG);
     s_up = 1;
     s_pushes = s_queries = 0;
-    CFG.opt.max_message = 4096;
-    snprintf(CFG.opt.api_key_file, sizeof CFG.opt.api_key_file, "%s", key_file ? key_file : "");
-    CFG.api_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    W.opt.max_message = 4096;
+    snprintf(W.opt.api_key_file, sizeof W.opt.api_key_file, "%s", key_file ? key_file : "");
+    W.api_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    cr_assert(bind(CFG.api_fd, (struct sockaddr *)&a, sizeof a) == 0);
-    cr_assert(listen(CFG.api_fd, 16) == 0);
-    W.cfg = &CFG;
-    W.opt = &CFG.opt;
-    W.conns_cap = 4096;
-    W.rbuf_len = 65536;
-    W.rbuf = malloc(W.rbuf_len);
+    cr_assert(bind(W.api_fd, (struct sockaddr *)&a, sizeof a) == 0);
+    cr_assert(listen(W.api_fd, 16) == 0);
     W.epfd = epoll_create1(EPOLL_CLOEXEC);
     W.now = clock_now_ms();
-    cr_assert(W.rbuf && W.epfd >= 0);
-    W.api = api_new(&W);
+    cr_assert(W.epfd >= 0);
+    api_cfg_t cfg = { W.epfd, TAG_APICONN, 4096, &W.opt, &W.now,
+                      { s_push, s_query, s_bus_up, NULL } };
+    W.api = api_new(&cfg);
 }
 
 static void
@@ -118,9 +117,8 @@ s_teardown(void)
 {
     api_destroy(&W.api);
     cr_assert_null(W.api);
-    close(CFG.api_fd);
+    close(W.api_fd);
     close(W.epfd);
-    free(W.rbuf);
 }
 
 /* One loop turn as worker.c runs it, for the API only. */
@@ -131,11 +129,11 @@ s_turn(void)
     W.now = clock_now_ms();
     int n = epoll_wait(W.epfd, ev, 16, 0);
     for (int i = 0; i < n; i++)
-        if ((ev[i].data.u64 & (0xffULL << 40)) == WORKER_TAG_APICONN)
-            api_on_ready(&W, (int)(ev[i].data.u64 & 0xffffffffu), ev[i].events);
-    api_timers(&W);
-    api_flush(&W);
-    api_reap(&W);
+        if ((ev[i].data.u64 & (0xffULL << 40)) == TAG_APICONN)
+            api_on_ready(W.api, (int)(ev[i].data.u64 & 0xffffffffu), ev[i].events);
+    api_timers(W.api);
+    api_flush(W.api);
+    api_reap(W.api);
 }
 
 /* A client connected and accepted. */
@@ -145,21 +143,21 @@ s_client(void)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a;
     socklen_t len = sizeof a;
-    cr_assert(getsockname(CFG.api_fd, (struct sockaddr *)&a, &len) == 0);
+    cr_assert(getsockname(W.api_fd, (struct sockaddr *)&a, &len) == 0);
     cr_assert(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     int one = 1;            /* each chunk its own segment, at once */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int before = api_count(&W);
+    int before = api_count(W.api);
     int64_t deadline = clock_now_ms() + S_SAFETY_MS;
-    while (api_count(&W) == before && clock_now_ms() < deadline) {
-        /* what worker_accept() does for the API listener */
-        struct pollfd p = { CFG.api_fd, POLLIN, 0 };
+    while (api_count(W.api) == before && clock_now_ms() < deadline) {
+        /* what the worker does for the API listener */
+        struct pollfd p = { W.api_fd, POLLIN, 0 };
         poll(&p, 1, 100);
-        int cfd = accept4(CFG.api_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int cfd = accept4(W.api_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd >= 0)
-            api_take(&W, cfd);
+            api_take(W.api, cfd);
     }
-    cr_assert_eq(api_count(&W), before + 1);
+    cr_assert_eq(api_count(W.api), before + 1);
     return fd;
 }
 
@@ -261,14 +259,14 @@ static void
 s_await_freed(int complete)
 {
     int64_t deadline = clock_now_ms() + S_SAFETY_MS;
-    while (api_count(&W) > 0 && clock_now_ms() < deadline) {
+    while (api_count(W.api) > 0 && clock_now_ms() < deadline) {
         if (complete) {
-            api_push_done(&W, s_last_fd, s_last_gen, "m-y", "offline");
-            api_online_done(&W, s_last_fd, s_last_gen, -1, -1);
-            api_presence_done(&W, s_last_fd, s_last_gen, NULL);
+            api_push_done(W.api, s_last_fd, s_last_gen, "m-y", "offline");
+            api_online_done(W.api, s_last_fd, s_last_gen, -1, -1);
+            api_presence_done(W.api, s_last_fd, s_last_gen, NULL);
         }
         s_turn();
-        if (api_count(&W) > 0)
+        if (api_count(W.api) > 0)
             poll(NULL, 0, 1);           /* pacing only */
     }
 }
@@ -332,7 +330,7 @@ Test(api, pipeline_in_every_chunking)
         cr_assert_str_eq(s_last_msg, "{\"a\": [1, 2]}", "msg forwarded as written");
         close(fd);
         s_await_freed(0);
-        cr_assert_eq(api_count(&W), 0, "chunks of %zu: connection not freed", k);
+        cr_assert_eq(api_count(W.api), 0, "chunks of %zu: connection not freed", k);
     }
 }
 
@@ -352,10 +350,10 @@ Test(api, push_waits_for_its_outcome_and_keeps_order)
     cr_assert_str_eq(s_last_sender, "svc-1");
     s_assert_silent(fd, "answered before the outcome");
     /* a completion for another generation of the same fd is ignored */
-    api_push_done(&W, s_last_fd, s_last_gen + 1, "m-1", "delivered");
-    api_online_done(&W, s_last_fd, s_last_gen, 1, 1);   /* not what it waits for */
+    api_push_done(W.api, s_last_fd, s_last_gen + 1, "m-1", "delivered");
+    api_online_done(W.api, s_last_fd, s_last_gen, 1, 1);   /* not what it waits for */
     s_assert_silent(fd, "answered by a stale completion");
-    api_push_done(&W, s_last_fd, s_last_gen, "m-1", "delivered");
+    api_push_done(W.api, s_last_fd, s_last_gen, "m-1", "delivered");
     s_recv(fd, got, sizeof got, 2, 0, &eof);
     char want[1024] = "";
     s_json(want, "200 OK", "{\"mid\":\"m-1\",\"status\":\"delivered\"}");
@@ -365,11 +363,11 @@ Test(api, push_waits_for_its_outcome_and_keeps_order)
     static const char again[] =
         "POST /api/v1/send HTTP/1.1\r\nContent-Length: 26\r\n\r\n{\"receiver\":\"bob\",\"msg\":2}";
     s_send_chunked(fd, again, sizeof again - 1, sizeof again);
-    api_push_done(&W, s_last_fd, s_last_gen, "m-2", "offline");
+    api_push_done(W.api, s_last_fd, s_last_gen, "m-2", "offline");
     s_recv(fd, got, sizeof got, 1, 0, &eof);
     cr_assert(strstr(got, "{\"mid\":\"m-2\",\"status\":\"offline\"}"), "%s", got);
     s_send_chunked(fd, again, sizeof again - 1, sizeof again);
-    api_push_done(&W, s_last_fd, s_last_gen, "m-3", "unavailable");
+    api_push_done(W.api, s_last_fd, s_last_gen, "m-3", "unavailable");
     s_recv(fd, got, sizeof got, 1, 0, &eof);
     cr_assert(strncmp(got, "HTTP/1.1 503 ", 13) == 0 && strstr(got, "\"unavailable\""), "%s", got);
     close(fd);
@@ -384,7 +382,7 @@ Test(api, queries_complete_later)
     int fd = s_client();
     s_send_chunked(fd, req, sizeof req - 1, 7);
     cr_assert_eq(s_queries, 1, "the presence query must wait behind online");
-    api_online_done(&W, s_last_fd, s_last_gen, 3, 5);
+    api_online_done(W.api, s_last_fd, s_last_gen, 3, 5);
     s_recv(fd, got, sizeof got, 1, 0, &eof);
     cr_assert_eq(s_queries, 2);
     env_t e;
@@ -394,7 +392,7 @@ Test(api, queries_complete_later)
     e.users[1] = env_cstr("b@c");
     e.online[0] = 0;                /* env_init() leaves the arrays unset */
     e.online[1] = 1;
-    api_presence_done(&W, s_last_fd, s_last_gen, &e);
+    api_presence_done(W.api, s_last_fd, s_last_gen, &e);
     size_t n = strlen(got);
     s_recv(fd, got + n, sizeof got - n, 1, 0, &eof);
     char want[1024] = "";
@@ -403,7 +401,7 @@ Test(api, queries_complete_later)
     /* no answer in time: 503 */
     static const char on[] = "GET /api/v1/online HTTP/1.1\r\n\r\n";
     s_send_chunked(fd, on, sizeof on - 1, sizeof on);
-    api_online_done(&W, s_last_fd, s_last_gen, -1, -1);
+    api_online_done(W.api, s_last_fd, s_last_gen, -1, -1);
     s_recv(fd, got, sizeof got, 1, 0, &eof);
     cr_assert(strncmp(got, "HTTP/1.1 503 ", 13) == 0, "%s", got);
     close(fd);
@@ -509,7 +507,7 @@ Test(api, half_close_still_answered)
     cr_assert(eof);
     close(fd);
     s_await_freed(0);
-    cr_assert_eq(api_count(&W), 0);
+    cr_assert_eq(api_count(W.api), 0);
 }
 
 /* ---- the key ---------------------------------------------------------- */
@@ -680,9 +678,9 @@ Test(api, random_input_survives)
             off += k;
             s_turn();
             switch (rand_r(&seed) % 4) {       /* completions for whatever waits */
-            case 0: api_push_done(&W, s_last_fd, s_last_gen, "m-x", "delivered"); break;
-            case 1: api_online_done(&W, s_last_fd, s_last_gen, 1, 2); break;
-            case 2: api_presence_done(&W, s_last_fd, s_last_gen, NULL); break;
+            case 0: api_push_done(W.api, s_last_fd, s_last_gen, "m-x", "delivered"); break;
+            case 1: api_online_done(W.api, s_last_fd, s_last_gen, 1, 2); break;
+            case 2: api_presence_done(W.api, s_last_fd, s_last_gen, NULL); break;
             default: break;
             }
         }
@@ -690,7 +688,7 @@ Test(api, random_input_survives)
         close(fd);
         /* whatever still waits gets its completion; then the conn must go */
         s_await_freed(1);
-        cr_assert_eq(api_count(&W), 0, "iteration %d: connection not freed", iter);
+        cr_assert_eq(api_count(W.api), 0, "iteration %d: connection not freed", iter);
     }
 }
 
@@ -709,15 +707,15 @@ Test(api, stop_closes_idle_now_and_busy_after_the_answer)
     cr_assert(!eof && strstr(got, "\r\n\r\nok"), "%s", got);
     int busy = s_client();
     s_send_chunked(busy, push, sizeof push - 1, sizeof push);
-    W.stopping = 1;
+    api_wind_down(W.api);
     s_recv(idle, got, sizeof got, 0, 1, &eof);
     cr_assert(eof, "idle keep-alive connection not closed at stop");
-    api_push_done(&W, s_last_fd, s_last_gen, "m-1", "delivered");
+    api_push_done(W.api, s_last_fd, s_last_gen, "m-1", "delivered");
     s_recv(busy, got, sizeof got, 1, 1, &eof);
     cr_assert(strstr(got, "Connection: close\r\n") && strstr(got, "\"delivered\""), "%s", got);
     cr_assert(eof, "busy connection not closed after its answer");
     close(idle);
     close(busy);
     s_await_freed(0);
-    cr_assert_eq(api_count(&W), 0);
+    cr_assert_eq(api_count(W.api), 0);
 }

@@ -76,7 +76,7 @@ s_init(void)
     snprintf(pub, sizeof pub, "ipc:///tmp/zwsd-test-session-%d-pub", getpid());
     snprintf(sub, sizeof sub, "ipc:///tmp/zwsd-test-session-%d-sub", getpid());
     bus_cfg_t bc = { pub, sub, ids.origin, &now, 1000, s_noop, NULL };
-    cr_assert_not_null(cs = conns_new(epfd, 1024, &opt, &now, &ev));
+    cr_assert_not_null(cs = conns_new(epfd, 0, 1024, &opt, &now, &ev));
     cr_assert_not_null(bus = bus_new(&bc));
     cr_assert_not_null(routes = routes_new(bus, &now));
     cr_assert_not_null(members = members_new(routes, cs, &now));
