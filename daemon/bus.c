@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "buf.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -14,6 +15,8 @@
 #define STATS_EVERY_MS 1000
 #define DRAIN_BATCH    4096
 #define PUB_HWM        100000
+#define OUTQ_MAX       100000       /* queued messages ZeroMQ has not taken */
+#define OUTQ_KEEP      (64 * 1024)  /* an empty queue bigger than this is freed */
 
 struct bus {
     bus_cfg_t        cfg;
@@ -25,6 +28,9 @@ struct bus {
     msgpack_sbuffer  sbuf;
     int64_t          last_probe_sent, last_stats;
     uint64_t         pub_seq;       /* messages published so far */
+    buf_t            outq;          /* published, not yet handed to ZeroMQ */
+    size_t           outq_n;
+    int64_t          last_flush_us;
     ack_link_t       link;
     int              was_up;
 };
@@ -103,6 +109,7 @@ bus_destroy(bus_t **self_p)
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     msgpack_sbuffer_destroy(&self->sbuf);
+    buf_free(&self->outq);
     free(self);
     *self_p = NULL;
 }
@@ -125,19 +132,67 @@ bus_unsubscribe(bus_t *self, const char *topic, size_t len)
     return zmq_setsockopt(self->sub, ZMQ_UNSUBSCRIBE, topic, len);
 }
 
+/* A queued message: its two frames' lengths, then the frames. */
+typedef struct {
+    uint32_t tlen, elen;
+} s_qhdr_t;
+
 int
 bus_publish(bus_t *self, const char *topic, size_t len, const env_t *e)
 {
     self->sbuf.size = 0;
     if (env_encode(e, &self->sbuf) < 0)
         return -1;
-    if (zmq_send(self->pub, topic, len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+    if (self->outq_n >= OUTQ_MAX)
+        return -1;                      /* ZeroMQ has refused for a while */
+    s_qhdr_t h = { (uint32_t)len, (uint32_t)self->sbuf.size };
+    if (buf_reserve(&self->outq, sizeof h + len + self->sbuf.size) < 0)
         return -1;
-    /* the first frame went, so the second cannot block or fail on HWM */
-    if (zmq_send(self->pub, self->sbuf.data, self->sbuf.size, 0) < 0)
-        return -1;
+    buf_append(&self->outq, &h, sizeof h);
+    buf_append(&self->outq, topic, len);
+    buf_append(&self->outq, self->sbuf.data, self->sbuf.size);
+    self->outq_n++;
     self->pub_seq++;
     return 0;
+}
+
+/* Hands the queue to ZeroMQ in one burst. ZeroMQ wakes its I/O thread,
+ * the broker's and the receivers' only when a pipe goes from empty to
+ * non-empty, so a burst of k messages costs about one set of wake-ups,
+ * not k. A message ZeroMQ refuses (its HWM: the broker is stalled) stays
+ * queued, in order, for the next flush. */
+static void
+s_flush(bus_t *self)
+{
+    size_t off = 0, sent = 0;
+    while (off < self->outq.len) {
+        s_qhdr_t h;
+        memcpy(&h, self->outq.data + off, sizeof h);
+        const char *t = self->outq.data + off + sizeof h;
+        if (zmq_send(self->pub, t, h.tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            break;
+        /* the first frame went, so the second cannot block or fail on HWM */
+        zmq_send(self->pub, t + h.tlen, h.elen, 0);
+        off += sizeof h + h.tlen + h.elen;
+        sent++;
+    }
+    buf_consume(&self->outq, off);
+    self->outq_n -= sent;
+    if (self->outq_n == 0 && self->outq.cap > OUTQ_KEEP)
+        buf_free(&self->outq);
+}
+
+int64_t
+bus_flush(bus_t *self, int64_t now_us, int64_t window_us)
+{
+    if (self->outq_n == 0)
+        return -1;
+    int64_t due = self->last_flush_us + window_us;
+    if (now_us < due)
+        return due - now_us;
+    s_flush(self);
+    self->last_flush_us = now_us;
+    return self->outq_n ? 1000 : -1;    /* refused: try again soon */
 }
 
 uint64_t

@@ -19,7 +19,8 @@
  *
  * Liveness and routing proofs are ack.h's ack_link_t: bus_probe() publishes
  * a probe numbered by its place in the publish order. bus_publish()
- * returns 0 when ZeroMQ took the message, -1 when it did not. */
+ * returns 0 when the message is queued in order, -1 when it is not (no
+ * memory, or ZeroMQ has refused the queue's head for OUTQ_MAX messages). */
 #ifndef ZWSD_BUS_H
 #define ZWSD_BUS_H
 
@@ -49,6 +50,12 @@ int    bus_fd(bus_t *self);                 /* ZMQ_FD of the SUB, for epoll */
 int    bus_subscribe(bus_t *self, const char *topic, size_t len);
 int    bus_unsubscribe(bus_t *self, const char *topic, size_t len);
 int    bus_publish(bus_t *self, const char *topic, size_t len, const env_t *e);
+/* Publishing queues; bus_flush() hands the queue to ZeroMQ, at most once
+ * per window_us: the first message after a quiet spell goes at once, the
+ * ones behind it within window_us, in one burst (0: every call flushes).
+ * Call it at the end of every loop turn; it returns the microseconds until
+ * it wants to run again, or -1 when nothing is queued. */
+int64_t bus_flush(bus_t *self, int64_t now_us, int64_t window_us);
 /* Publish a probe to topic; returns its number (0 if not sent). */
 uint64_t bus_probe(bus_t *self, const char *topic, size_t len);
 void   bus_drain(bus_t *self);

@@ -112,6 +112,8 @@ static int s_max_out(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 4096, 1LL << 30, &n)) return -1; o->max_outbound = (size_t)n; return 0; }
 static int s_bus_hwm(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 1, 100000000, &n)) return -1; o->bus_hwm = (int)n; return 0; }
+static int s_bus_batch(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 0, 100000, &n)) return -1; o->bus_batch_us = (int)n; return 0; }
 static int s_shutdown(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 1, 3600, &n)) return -1; o->shutdown_timeout = (int)n; return 0; }
 static int s_config(options_t *o, const char *v) { return s_copy(o->config, sizeof o->config, v); }
@@ -132,6 +134,7 @@ static const opt_def_t s_opts[] = {
     { "rate-limit", 1, s_rate, "N", "messages/s per connection, bursts of 2N, 0 = off (default 1000)" },
     { "max-outbound", 1, s_max_out, "BYTES", "outbound queue per connection before close 4008 (default 1048576)" },
     { "bus-hwm", 1, s_bus_hwm, "N", "messages ZeroMQ queues per peer on the bus (default 100000)" },
+    { "bus-batch-us", 1, s_bus_batch, "US", "hold bus messages up to US microseconds to send them in bursts (default 200)" },
     { "shutdown-timeout", 1, s_shutdown, "SEC", "graceful stop deadline (default 10)" },
     { "config", 1, s_config, "FILE", "read options from FILE (name = value lines)" },
     { "verbose", 2, s_verbose, NULL, NULL },    /* -v; "verbose = N" in a config file */
@@ -169,6 +172,7 @@ s_defaults(options_t *o)
     o->max_outbound = 1048576;
     o->shutdown_timeout = 10;
     o->bus_hwm = 100000;
+    o->bus_batch_us = 200;
 }
 
 static void

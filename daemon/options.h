@@ -34,6 +34,7 @@ typedef struct {
     int    shutdown_timeout;        /* --shutdown-timeout SEC */
     int    bus_hwm;                 /* --bus-hwm N: messages ZeroMQ queues per
                                      * peer on the bus (restart only) */
+    int    bus_batch_us;            /* --bus-batch-us US: the bus's flush window */
     char   config[PATH_MAX];        /* --config FILE */
     int    verbose;                 /* -v, repeatable */
     /* which options came from the command line (bit per option index) */

@@ -16,7 +16,7 @@
  * socket (status.h); workers never read the file. SIGUSR2 starts a new
  * generation of workers and drains the old one. Talks to systemd with
  * sd_notify when NOTIFY_SOCKET is set. It does no client I/O.
- * supervisor_run() returns the process exit code (operations.md). */
+ * supervisor_run() returns the process exit code (zwsd(8), EXIT STATUS). */
 #ifndef ZWSD_SUPERVISOR_H
 #define ZWSD_SUPERVISOR_H
 

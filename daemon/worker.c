@@ -443,9 +443,9 @@ worker_run(worker_cfg_t *cfg)
               cfg->sub_ep);
 
     struct epoll_event ev[MAX_EVENTS];
-    int timeout = 0;
+    struct timespec timeout = { 0, 0 };
     for (;;) {
-        int n = epoll_wait(w.epfd, ev, MAX_EVENTS, timeout);
+        int n = epoll_pwait2(w.epfd, ev, MAX_EVENTS, &timeout, NULL);
         if (n < 0 && errno != EINTR) {
             log_err("epoll_wait");
             goto done;
@@ -494,8 +494,15 @@ worker_run(worker_cfg_t *cfg)
         }
         if (w.stopping && (s_idle(&w) || w.now >= k.stop_deadline))
             break;
-        timeout = bus_pending(w.bus) ? 0 : TICK_MS;
+        /* last: everything this turn published leaves in one burst */
+        int64_t wait_us = bus_flush(w.bus, clock_now_us(), w.opt->bus_batch_us);
+        if (bus_pending(w.bus))
+            wait_us = 0;
+        else if (wait_us < 0 || wait_us > TICK_MS * 1000)
+            wait_us = TICK_MS * 1000;
+        timeout = (struct timespec){ wait_us / 1000000, wait_us % 1000000 * 1000 };
     }
+    bus_flush(w.bus, clock_now_us(), 0);    /* what the last turn published */
     if (conns_count(k.conns))
         log_warnx("stopping with %d connections left at the deadline", conns_count(k.conns));
     rc = 0;

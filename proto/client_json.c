@@ -142,7 +142,7 @@ s_type(js_span_t v)
     return 0;
 }
 
-/* Order of checks, as protocol.md "Frames" wants it: JSON, object, id (an
+/* Order of checks, as zwsd-protocol(7) "Frames" wants it: JSON, object, id (an
  * invalid id is bad_request even for an unknown type), type, then the
  * type's fields. */
 cj_code_t

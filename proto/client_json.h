@@ -1,7 +1,7 @@
 /* client_json — the client-facing JSON frames of zwsd-protocol(7).
  *
  * cj_parse() turns one text message into a cj_frame_t, checking every field
- * (protocol.md "Frames"); it returns CJ_OK or the error code to answer with.
+ * (zwsd-protocol(7) "Frames"); it returns CJ_OK or the error code to answer with.
  * On any return the caller must cj_frame_clear() the frame; f->id is set
  * whenever the frame carried a valid id (so errors can echo it). Parsing is
  * one pass of jscan over the text, with no allocation.

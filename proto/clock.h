@@ -14,6 +14,7 @@
 #define CLOCK_RFC3339_LEN 25
 
 int64_t clock_now_ms(void);
+int64_t clock_now_us(void);       /* CLOCK_MONOTONIC in microseconds */
 int64_t clock_wall_ms(void);
 size_t  clock_rfc3339(int64_t wall_ms, char *buf);
 

@@ -1,0 +1,72 @@
+"""39 — --bus-batch-us: a worker holds what it publishes for a short window and
+sends it in one burst. Whatever the window, nothing is lost, reordered or
+answered falsely: a burst of chats with ids across workers arrives complete
+and in order, each acked `delivered` with the mid the receiver got; group and
+presence traffic rides the same queue. Timings are not asserted (benchmarks
+measure them: scripts/bench-chat.sh)."""
+import json
+
+import pytest
+
+from conftest import (chat, connect_on_distinct_workers, recv_json, run, send_json, uniq)
+
+N = 200
+
+
+@pytest.mark.parametrize("window", ["0", "200", "50000"])
+def test_burst_across_workers_is_complete_ordered_and_acked(make_daemon, window):
+    d = make_daemon("--bus-batch-us", window)
+
+    async def body():
+        (alice, _, _), (bob, wb, _) = await connect_on_distinct_workers(
+            d, [uniq("alice"), uniq("bob")])
+        bob_user = wb["user"]
+        for i in range(N):
+            await alice.send(chat(bob_user, {"n": i}, id=f"c{i}"))
+        acks = {}
+        while len(acks) < N:
+            f = await recv_json(alice)
+            assert f["type"] == "ack", f
+            assert f["id"] not in acks, f"two answers for {f['id']}"
+            acks[f["id"]] = f
+        got = []
+        while len(got) < N:
+            f = await recv_json(bob)
+            assert f["type"] == "chat", f
+            got.append(f)
+        assert [f["msg"]["n"] for f in got] == list(range(N)), "order or loss"
+        for i, f in enumerate(got):
+            a = acks[f"c{i}"]
+            assert a["status"] == "delivered" and a["mid"] == f["mid"], (a, f)
+
+    run(body())
+
+
+def test_long_window_still_serves_groups_and_presence(make_daemon):
+    d = make_daemon("--bus-batch-us", "50000")
+
+    async def body():
+        (alice, wa, _), (bob, wb, _) = await connect_on_distinct_workers(
+            d, [uniq("alice"), uniq("bob")])
+        g = uniq("g")
+        await send_json(bob, {"type": "join", "group": g, "id": "j"})
+        f = await recv_json(bob)
+        assert f == {"type": "ack", "id": "j", "status": "joined"} or \
+            (f["type"] == "ack" and f["status"] == "joined"), f
+        await send_json(alice, {"type": "join", "group": g, "id": "j"})
+        assert (await recv_json(alice))["status"] == "joined"
+        await send_json(alice, {"type": "group", "group": g, "msg": "hi", "id": "m"})
+        seen = {}
+        while "ack" not in seen or "group" not in seen:
+            f = await recv_json(alice)
+            seen[f["type"]] = f
+        assert seen["ack"]["status"] == "sent"
+        f = await recv_json(bob)
+        assert f["type"] == "group" and f["msg"] == "hi" and f["sender"] == wa["user"], f
+        await send_json(alice, {"type": "presence", "users": [wb["user"], "nobody-here"],
+                                "id": "p"})
+        f = await recv_json(alice)
+        assert f["type"] == "presence" and f["online"] == {wb["user"]: True,
+                                                            "nobody-here": False}, json.dumps(f)
+
+    run(body())
