@@ -28,50 +28,27 @@
 #include "metrics.h"
 #include "wsenc.h"
 
-#define HANDSHAKE_MS 10000
-#define PENDING_MS   5000
-#define IDLE_MS      30000
-#define PING_MS      30000
-#define LINGER_MS    5000
-#define SLOW_MS      30000
-#define RBUF_LEN     (64 * 1024)
-
-struct conns {
-    const options_t  *opt;
-    const int64_t    *now;
-    conn_events_t     ev;
-    io_set_t          io;               /* fd table, timer FIFOs, dirty and reap */
-    conn_t          **settle;           /* deferred opens and closes */
-    size_t            nsettle, settle_cap;
-    char             *rbuf;
-    const uint8_t    *in;               /* wslay's recv source, in s_feed() */
-    size_t            in_len;
-    wsenc_t           enc;              /* frames once for every recipient */
-    buf_t             wire;             /* scratch: one framed control message */
-};
-
-
-static inline int64_t
-s_now(const conns_t *cs)
-{
-    return *cs->now;
-}
-
 /* wslay's callbacks get the conn; they reach the set through this (one
  * worker per process, one set per worker). */
-static conns_t *s_set;
+conns_t *conn__set;
 
-static void s_read(conns_t *cs, conn_t *c);
-static void s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n);
 
-static void
-s_set_timer(conns_t *cs, conn_t *c, int tl)
+/* Appends to the output queue, in a kept buffer when it was empty. */
+int
+conn__out(conns_t *cs, conn_t *c, const void *p, size_t n)
+{
+    buf_pool_take(&cs->pool, &c->out);
+    return buf_append(&c->out, p, n);
+}
+
+void
+conn__set_timer(conns_t *cs, conn_t *c, int tl)
 {
     io_set_timer(&cs->io, &c->io, tl);
 }
 
-static void
-s_mark_dirty(conns_t *cs, conn_t *c)
+void
+conn__mark_dirty(conns_t *cs, conn_t *c)
 {
     io_mark_dirty(&cs->io, &c->io);
 }
@@ -109,12 +86,12 @@ s_left_session(conns_t *cs, conn_t *c)
 
 /* ---- wslay callbacks ------------------------------------------------ */
 
-/* Reads what s_feed() put in the set's in/in_len: one conn is fed at a
+/* Reads what conn__feed() put in the set's in/in_len: one conn is fed at a
  * time, so the source need not live in every conn. */
 static ssize_t
 s_ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
-    conns_t *cs = s_set;
+    conns_t *cs = conn__set;
     (void)flags;
     (void)ud;
     if (cs->in_len == 0) {
@@ -133,7 +110,7 @@ s_ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flag
 {
     conn_t *c = ud;
     (void)flags;
-    if (buf_append(&c->out, data, len) < 0) {
+    if (conn__out(conn__set, c, data, len) < 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
         return -1;
     }
@@ -145,7 +122,7 @@ s_ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flag
 static int
 s_rate_ok(conns_t *cs, conn_t *c)
 {
-    int r = rate_take(&c->rl, cs->opt->rate_limit, s_now(cs));
+    int r = rate_take(&c->rl, cs->opt->rate_limit, conn__now(cs));
     if (r == RATE_ABUSE) {
         metrics_inc(M_CLOSE_RATE);
         conn_close(cs, c, 1008, "rate limit abuse");
@@ -153,26 +130,34 @@ s_rate_ok(conns_t *cs, conn_t *c)
     return r == RATE_OK;
 }
 
+/* A whole text or binary message, from wslay or the fast path. */
+static void
+s_message(conns_t *cs, conn_t *c, int binary, const char *msg, size_t len)
+{
+    metrics_inc(M_FRAMES_IN);
+    if (c->state != CONN_OPEN)
+        return;
+    if (!s_rate_ok(cs, c)) {
+        if (c->state == CONN_OPEN)
+            cs->ev.on_reject(cs->ev.arg, c, msg, len, 1);
+    } else if (binary) {
+        cs->ev.on_reject(cs->ev.arg, c, msg, len, 0);
+    } else {
+        cs->ev.on_text(cs->ev.arg, c, msg, len);
+    }
+}
+
 static void
 s_ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *ud)
 {
     conn_t *c = ud;
-    conns_t *cs = s_set;
+    conns_t *cs = conn__set;
     (void)ctx;
     switch (arg->opcode) {
     case WSLAY_TEXT_FRAME:
     case WSLAY_BINARY_FRAME:
-        metrics_inc(M_FRAMES_IN);
-        if (c->state != CONN_OPEN)
-            return;
-        if (!s_rate_ok(cs, c)) {
-            if (c->state == CONN_OPEN)
-                cs->ev.on_reject(cs->ev.arg, c, (const char *)arg->msg, arg->msg_length, 1);
-        } else if (arg->opcode == WSLAY_BINARY_FRAME) {
-            cs->ev.on_reject(cs->ev.arg, c, (const char *)arg->msg, arg->msg_length, 0);
-        } else {
-            cs->ev.on_text(cs->ev.arg, c, (const char *)arg->msg, arg->msg_length);
-        }
+        s_message(cs, c, arg->opcode == WSLAY_BINARY_FRAME, (const char *)arg->msg,
+                  arg->msg_length);
         break;
     case WSLAY_PING:
         /* wslay queued the pong already; it counts against the output cap
@@ -219,10 +204,10 @@ conn_accept(conns_t *cs, int fd)
         return NULL;
     }
     c->state = CONN_HANDSHAKE;
-    rate_init(&c->rl, cs->opt->rate_limit, s_now(cs));
+    rate_init(&c->rl, cs->opt->rate_limit, conn__now(cs));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    s_set_timer(cs, c, TL_HANDSHAKE);
+    conn__set_timer(cs, c, TL_HANDSHAKE);
     metrics_inc(M_CONNECTIONS);
     return c;
 }
@@ -237,46 +222,12 @@ conn_drop(conns_t *cs, conn_t *c)
     io_kill(&cs->io, &c->io);
 }
 
-void
-conns_settle(conns_t *cs)
-{
-    /* handlers run here may queue more (a kick, a slow consumer): loop
-     * until the queue is empty */
-    for (size_t i = 0; i < cs->nsettle; i++) {
-        conn_t *c = cs->settle[i];
-        c->settle = 0;
-        if (c->sess && !c->reported && c->state >= CONN_CLOSING) {
-            c->reported = 1;
-            cs->ev.on_closed(cs->ev.arg, c);
-            continue;
-        }
-        if (c->state != CONN_OPEN)
-            continue;
-        if (c->early) {
-            /* frames that came with the HTTP head, in order, before later ones */
-            char *early = c->early;
-            size_t n = c->early_len;
-            c->early = NULL;
-            s_feed(cs, c, (const uint8_t *)early, n);
-            free(early);
-        }
-        s_read(cs, c);                  /* edges seen while pending */
-    }
-    cs->nsettle = 0;
-}
-
 /* ---- output --------------------------------------------------------- */
 
-static int
-s_encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
+int
+conn__encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
 {
     return wsenc_frame(&cs->enc, out, opcode, p, n);
-}
-
-int
-conns_frame(conns_t *cs, buf_t *out, const char *p, size_t n)
-{
-    return s_encode(cs, out, WSLAY_TEXT_FRAME, p, n);
 }
 
 /* Slow consumer: free the queue now (keep only the rest of a frame the
@@ -290,7 +241,7 @@ s_too_slow(conns_t *cs, conn_t *c)
     metrics_inc(M_CLOSE_SLOW);
     conn_close(cs, c, 4008, "too slow");
     if (c->state == CONN_CLOSING)
-        s_set_timer(cs, c, TL_SLOW);
+        conn__set_timer(cs, c, TL_SLOW);
 }
 
 int
@@ -302,10 +253,10 @@ conn_send_frame(conns_t *cs, conn_t *c, const char *frame, size_t n)
         s_too_slow(cs, c);
         return -1;
     }
-    if (buf_append(&c->out, frame, n) < 0)
+    if (conn__out(cs, c, frame, n) < 0)
         return -1;
     metrics_inc(M_FRAMES_OUT);
-    s_mark_dirty(cs, c);
+    conn__mark_dirty(cs, c);
     return 0;
 }
 
@@ -315,7 +266,7 @@ conn_send_text(conns_t *cs, conn_t *c, const char *p, size_t n)
     if (c->state != CONN_OPEN)
         return -1;
     cs->wire.len = 0;
-    if (s_encode(cs, &cs->wire, WSLAY_TEXT_FRAME, p, n) < 0)
+    if (conn__encode(cs, &cs->wire, WSLAY_TEXT_FRAME, p, n) < 0)
         return -1;
     return conn_send_frame(cs, c, cs->wire.data, cs->wire.len);
 }
@@ -331,14 +282,14 @@ conn_close(conns_t *cs, conn_t *c, uint16_t code, const char *reason)
         return;
     c->state = CONN_CLOSING;
     s_left_session(cs, c);
-    s_set_timer(cs, c, TL_LINGER);
+    conn__set_timer(cs, c, TL_LINGER);
     if (s_ws_ensure(cs, c) < 0
         || wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, strlen(reason)) != 0
         || wslay_event_send(c->ws) != 0) {
         conn_drop(cs, c);
         return;
     }
-    s_mark_dirty(cs, c);
+    conn__mark_dirty(cs, c);
 }
 
 /* Bytes the socket took: advance over whole frames so out_partial always
@@ -349,8 +300,8 @@ s_account(conn_t *c, size_t n)
     c->out_partial = wsf_sent(c->out_partial, (const uint8_t *)c->out.data, c->out.len, n);
 }
 
-static void
-s_flush(conns_t *cs, conn_t *c)
+void
+conn__flush(conns_t *cs, conn_t *c)
 {
     if (c->ws && wslay_event_want_write(c->ws))
         wslay_event_send(c->ws);
@@ -373,7 +324,7 @@ s_flush(conns_t *cs, conn_t *c)
         conn_drop(cs, c);
         return;
     }
-    buf_free(&c->out);                  /* idle conns hold no buffer */
+    buf_pool_give(&cs->pool, &c->out);  /* idle conns hold no buffer */
     if (!c->ws)
         return;
     if (c->state == CONN_CLOSING && wslay_event_get_close_sent(c->ws)) {
@@ -393,21 +344,38 @@ s_flush(conns_t *cs, conn_t *c)
     }
 }
 
-void
-conns_flush(conns_t *cs)
-{
-    io_item_t *it;
-    while ((it = io_next_dirty(&cs->io))) {
-        io_clean(it);
-        s_flush(cs, (conn_t *)it);
-    }
-}
-
 /* ---- input ---------------------------------------------------------- */
 
-static void
-s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
+/* An idle open conn that got only whole text frames (the common case)
+ * needs no wslay context: unmask, check and hand them over here. Returns
+ * 1 when it did (wsframe.h, wsf_texts). */
+static int
+s_fast(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
 {
+    size_t lens[16], good;
+    if (c->ws || c->state != CONN_OPEN || !wsf_at_boundary(&c->sc))
+        return 0;
+    if (n > cs->fast_cap) {
+        uint8_t *f = realloc(cs->fast, n);
+        if (!f)
+            return 0;
+        cs->fast = f;
+        cs->fast_cap = n;
+    }
+    size_t k = wsf_texts(p, n, cs->opt->max_message, cs->fast, lens, 16);
+    if (k == 0 || wsf_scan(&c->sc, p, n, &good) != 0)
+        return 0;                       /* the scanner agrees: it cannot fail here */
+    const char *m = (const char *)cs->fast;
+    for (size_t i = 0; i < k && c->state == CONN_OPEN; m += lens[i++])
+        s_message(cs, c, 0, m, lens[i]);
+    return 1;
+}
+
+void
+conn__feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
+{
+    if (s_fast(cs, c, p, n))
+        return;
     if (s_ws_ensure(cs, c) < 0) {
         conn_drop(cs, c);
         return;
@@ -442,7 +410,7 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
                   wslay_event_get_status_code_sent(c->ws));
         c->state = CONN_CLOSING;
         s_left_session(cs, c);
-        s_set_timer(cs, c, TL_LINGER);
+        conn__set_timer(cs, c, TL_LINGER);
     }
     if (bad) {
         /* Fail the connection (RFC 6455 7.1.7): our close with the
@@ -471,7 +439,7 @@ s_feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
     if (c->state == CONN_DEAD)
         return;
     if (wslay_event_want_write(c->ws) || c->state == CONN_CLOSING)
-        s_mark_dirty(cs, c);            /* flush decides when TCP closes */
+        conn__mark_dirty(cs, c);            /* flush decides when TCP closes */
 }
 
 static void
@@ -497,14 +465,14 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
     }
     metrics_inc(M_HANDSHAKES_OK);
     /* The 101 goes first in c->out; out_partial covers it like a frame. */
-    if (buf_append(&c->out, resp, rn) < 0) {
+    if (conn__out(cs, c, resp, rn) < 0) {
         conn_drop(cs, c);
         return;
     }
     c->out_partial = rn;
     c->state = CONN_PENDING;
-    s_set_timer(cs, c, TL_PENDING);
-    s_mark_dirty(cs, c);
+    conn__set_timer(cs, c, TL_PENDING);
+    conn__mark_dirty(cs, c);
     if (used < n) {
         /* Frames that came in the same read as the head: kept raw and fed
          * once the session is open, in order, like later ones. */
@@ -522,8 +490,8 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
     handshake_destroy(&c->hs);
 }
 
-static void
-s_read(conns_t *cs, conn_t *c)
+void
+conn__read(conns_t *cs, conn_t *c)
 {
     for (;;) {
         if (c->state == CONN_PENDING || c->state == CONN_DEAD)
@@ -535,8 +503,8 @@ s_read(conns_t *cs, conn_t *c)
                 continue;
             }
             if (c->io.tl == TL_IDLE || c->io.tl == TL_PING)
-                s_set_timer(cs, c, TL_IDLE);
-            s_feed(cs, c, (const uint8_t *)cs->rbuf, (size_t)n);
+                conn__set_timer(cs, c, TL_IDLE);
+            conn__feed(cs, c, (const uint8_t *)cs->rbuf, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -552,9 +520,9 @@ void
 conn_on_ready(conns_t *cs, conn_t *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        s_read(cs, c);
+        conn__read(cs, c);
     if (c->state != CONN_DEAD && (events & EPOLLOUT) && c->out.len > 0)
-        s_mark_dirty(cs, c);
+        conn__mark_dirty(cs, c);
 }
 
 void
@@ -563,129 +531,10 @@ conn_open(conns_t *cs, conn_t *c, const char *welcome, size_t n)
     if (c->state != CONN_PENDING)
         return;
     c->state = CONN_OPEN;
-    s_set_timer(cs, c, TL_IDLE);
+    conn__set_timer(cs, c, TL_IDLE);
     if (conn_send_text(cs, c, welcome, n) < 0 || s_settle_later(cs, c) < 0) {
         conn_drop(cs, c);
         return;
     }
 }
 
-/* ---- the set ---------------------------------------------------------- */
-
-static const int64_t s_timeout[TL_COUNT] = {
-    [TL_HANDSHAKE] = HANDSHAKE_MS, [TL_PENDING] = PENDING_MS, [TL_IDLE] = IDLE_MS,
-    [TL_PING] = PING_MS, [TL_LINGER] = LINGER_MS, [TL_SLOW] = SLOW_MS,
-};
-
-conns_t *
-conns_new(int epfd, uint64_t tag, int cap, const options_t *opt, const int64_t *now,
-          const conn_events_t *ev)
-{
-    conns_t *cs = calloc(1, sizeof *cs);
-    if (!cs)
-        return NULL;
-    cs->opt = opt;
-    cs->now = now;
-    cs->ev = *ev;
-    if (io_init(&cs->io, epfd, tag, cap, now, s_timeout, TL_COUNT) < 0
-        || !(cs->rbuf = malloc(RBUF_LEN))) {
-        conns_destroy(&cs);
-        return NULL;
-    }
-    s_set = cs;
-    return cs;
-}
-
-void
-conns_destroy(conns_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    conns_t *cs = *self_p;
-    for (int fd = 0; fd < cs->io.cap; fd++)
-        if (cs->io.by_fd[fd])
-            conn_drop(cs, (conn_t *)cs->io.by_fd[fd]);
-    conns_reap(cs);
-    io_fini(&cs->io);
-    free(cs->rbuf);
-    free(cs->settle);
-    wsenc_free(&cs->enc);
-    buf_free(&cs->wire);
-    if (s_set == cs)
-        s_set = NULL;
-    free(cs);
-    *self_p = NULL;
-}
-
-int
-conns_count(const conns_t *self)
-{
-    return self->io.count;
-}
-
-conn_t *
-conns_get(conns_t *self, int fd)
-{
-    return (conn_t *)io_get(&self->io, fd);
-}
-
-conn_t *
-conns_lookup(conns_t *self, int fd, uint32_t gen)
-{
-    return (conn_t *)io_lookup(&self->io, fd, gen);
-}
-
-void
-conns_close_all(conns_t *self, uint16_t code, const char *reason)
-{
-    for (int fd = 0; fd < self->io.cap; fd++) {
-        conn_t *c = (conn_t *)self->io.by_fd[fd];
-        if (c && c->state != CONN_DEAD)
-            conn_close(self, c, code, reason);
-    }
-}
-
-void
-conns_reap(conns_t *cs)
-{
-    conns_settle(cs);                   /* every session hears of its end first */
-    io_item_t *it;
-    while ((it = io_next_dead(&cs->io))) {
-        conn_t *c = (conn_t *)it;
-        metrics_dec(M_CONNECTIONS);
-        handshake_destroy(&c->hs);
-        free(c->early);
-        if (c->ws)
-            wslay_event_context_free(c->ws);
-        buf_free(&c->out);
-        free(c);
-    }
-}
-
-void
-conns_timers(conns_t *cs)
-{
-    for (int tl = 0; tl < TL_COUNT; tl++) {
-        io_item_t *it;
-        while ((it = io_expired(&cs->io, tl))) {
-            conn_t *c = (conn_t *)it;
-            switch (tl) {
-            case TL_PENDING:
-                log_info("connection %d: session not live in time, closing 1013", c->io.fd);
-                conn_close(cs, c, 1013, "try again later");
-                break;
-            case TL_IDLE:
-                cs->wire.len = 0;
-                if (s_encode(cs, &cs->wire, WSLAY_PING, NULL, 0) == 0
-                    && c->out.len + cs->wire.len <= cs->opt->max_outbound
-                    && buf_append(&c->out, cs->wire.data, cs->wire.len) == 0)
-                    s_mark_dirty(cs, c);
-                s_set_timer(cs, c, TL_PING);
-                break;
-            default:                    /* handshake, ping, linger, slow */
-                conn_drop(cs, c);
-                break;
-            }
-        }
-    }
-}

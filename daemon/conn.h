@@ -32,6 +32,7 @@
 #include "io.h"
 #include "options.h"
 #include "rate.h"
+#include "wsenc.h"
 #include "wsframe.h"
 
 typedef struct conn conn_t;
@@ -119,5 +120,53 @@ void     conn_close(conns_t *self, conn_t *c, uint16_t code, const char *reason)
 void     conn_drop(conns_t *self, conn_t *c);
 /* The session is live: send welcome (text) and start reading. */
 void     conn_open(conns_t *self, conn_t *c, const char *welcome, size_t n);
+
+/* ---- internal: conn.c and conns.c only ---------------------------------
+ * The set's fields and the steps both files take; no other module may use
+ * them (they see conns_t as opaque and call the functions above). */
+
+#define HANDSHAKE_MS 10000
+#define PENDING_MS   5000
+#define IDLE_MS      30000
+#define PING_MS      30000
+#define LINGER_MS    5000
+#define SLOW_MS      30000
+#define RBUF_LEN     (64 * 1024)
+
+struct conns {
+    const options_t  *opt;
+    const int64_t    *now;
+    conn_events_t     ev;
+    io_set_t          io;               /* fd table, timer FIFOs, dirty and reap */
+    conn_t          **settle;           /* deferred opens and closes */
+    size_t            nsettle, settle_cap;
+    char             *rbuf;
+    const uint8_t    *in;               /* wslay's recv source, in s_feed() */
+    size_t            in_len;
+    wsenc_t           enc;              /* frames once for every recipient */
+    buf_pool_t        pool;             /* emptied output buffers, for reuse */
+    uint8_t          *fast;             /* unmasked messages of the fast path */
+    size_t            fast_cap;
+    buf_t             wire;             /* scratch: one framed control message */
+};
+
+
+static inline int64_t
+conn__now(const conns_t *cs)
+{
+    return *cs->now;
+}
+
+/* wslay's callbacks get the conn; they reach the set through this (one
+ * worker per process, one set per worker). */
+extern conns_t *conn__set;
+
+int  conn__out(conns_t *cs, conn_t *c, const void *p, size_t n);
+void conn__set_timer(conns_t *cs, conn_t *c, int tl);
+void conn__mark_dirty(conns_t *cs, conn_t *c);
+int  conn__encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n);
+void conn__feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n);
+void conn__read(conns_t *cs, conn_t *c);
+void conn__flush(conns_t *cs, conn_t *c);
 
 #endif

@@ -10,6 +10,7 @@
 #include "wsframe.h"
 
 #include <assert.h>
+#include <string.h>
 
 /* wsf_scan_t.st: bits 0-3 flags, bits 4-6 the UTF-8 state of a close
  * reason (s_utf8). */
@@ -289,4 +290,75 @@ wsf_sent(size_t partial, const uint8_t *q, size_t qlen, size_t n)
         pos += k;
     }
     return partial;
+}
+
+/* ---- the fast path ----------------------------------------------------- */
+
+int
+wsf_utf8(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    int st = 0;
+    while (i < n) {
+        if (st == 0 && i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & 0x8080808080808080ULL)) {
+                i += 8;                         /* eight ASCII bytes */
+                continue;
+            }
+        }
+        if ((st = s_utf8(st, p[i++])) < 0)
+            return 0;
+    }
+    return st == 0;
+}
+
+static void
+s_unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t m[4])
+{
+    uint32_t k;
+    memcpy(&k, m, 4);
+    uint64_t k8 = (uint64_t)k << 32 | k;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w ^= k8;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ m[i & 3];
+}
+
+size_t
+wsf_texts(const uint8_t *p, size_t n, uint64_t max, uint8_t *out, size_t *lens, size_t nlens)
+{
+    size_t k = 0, off = 0, o = 0;
+    while (off < n) {
+        if (k == nlens || n - off < 6 || p[off] != 0x81 || !(p[off + 1] & 0x80))
+            return 0;                           /* FIN, no RSV, text; masked */
+        uint64_t len = p[off + 1] & 0x7f;
+        size_t h = 2;
+        if (len == 126) {
+            if (n - off < 8)
+                return 0;
+            len = (uint64_t)p[off + 2] << 8 | p[off + 3];
+            if (len < 126)
+                return 0;                       /* not minimal: RFC 6455 5.2 */
+            h = 4;
+        } else if (len == 127) {
+            return 0;                           /* > 64 KiB: the general way */
+        }
+        if (len > max || n - off - h - 4 < len)
+            return 0;
+        const uint8_t *mask = p + off + h;
+        s_unmask(out + o, mask + 4, (size_t)len, mask);
+        if (!wsf_utf8(out + o, (size_t)len))
+            return 0;
+        lens[k++] = (size_t)len;
+        o += (size_t)len;
+        off += h + 4 + (size_t)len;
+    }
+    return k;
 }

@@ -72,6 +72,20 @@ int      wsf_close_seen(const wsf_scan_t *s);
 /* That close frame's status code, 0 when it had none (an empty payload). */
 uint16_t wsf_close_code(const wsf_scan_t *s);
 
+/* The fast path of an idle connection (no wslay context): when p[0..n) is
+ * one or more whole frames, each a final, masked, unextended text frame of
+ * at most max payload bytes in its minimal length form, wsf_texts()
+ * unmasks every payload into out (room for n bytes), checks it is UTF-8,
+ * and returns how many messages there are, with each one's length in
+ * lens[] (at most nlens; more frames than that is a miss). 0 means "not
+ * that simple" (a partial frame, a control frame, a fragment, a bad
+ * length or bad UTF-8): feed the bytes the general way, which answers
+ * them as RFC 6455 says. The messages lie back to back in out. */
+size_t   wsf_texts(const uint8_t *p, size_t n, uint64_t max, uint8_t *out, size_t *lens,
+                   size_t nlens);
+/* 1 when p[0..n) is UTF-8 (RFC 3629), else 0. */
+int      wsf_utf8(const uint8_t *p, size_t n);
+
 /* Outgoing accounting. q (qlen bytes) is the output queue as it was when the
  * socket took n <= qlen bytes of it: `partial` bytes that finish a frame
  * begun earlier (or any opaque prefix, such as the HTTP 101), then whole

@@ -80,3 +80,28 @@ buf_free(buf_t *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+void
+buf_pool_give(buf_pool_t *pool, buf_t *b)
+{
+    if (b->data && b->cap <= pool->max_cap && pool->n < BUF_POOL_MAX) {
+        pool->kept[pool->n++] = (buf_t){ b->data, 0, b->cap };
+        *b = (buf_t){ 0 };
+        return;
+    }
+    buf_free(b);
+}
+
+void
+buf_pool_take(buf_pool_t *pool, buf_t *b)
+{
+    if (!b->data && pool->n > 0)
+        *b = pool->kept[--pool->n];
+}
+
+void
+buf_pool_free(buf_pool_t *pool)
+{
+    while (pool->n > 0)
+        buf_free(&pool->kept[--pool->n]);
+}

@@ -21,4 +21,21 @@ int  buf_appendf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2
 void buf_consume(buf_t *b, size_t n);
 void buf_free(buf_t *b);
 
+/* A free list of emptied buffers, so that many short-lived buffers (a
+ * connection's output, emptied at every flush) do not cost a malloc and
+ * a free each time, while an idle owner holds no memory. buf_pool_give()
+ * keeps b's memory when it has room and the buffer is at most max_cap
+ * bytes, else frees it; b is left empty either way. buf_pool_take() gives
+ * an empty b a kept buffer, if there is one. */
+#define BUF_POOL_MAX 64
+typedef struct {
+    buf_t  kept[BUF_POOL_MAX];
+    int    n;
+    size_t max_cap;
+} buf_pool_t;
+
+void buf_pool_give(buf_pool_t *pool, buf_t *b);
+void buf_pool_take(buf_pool_t *pool, buf_t *b);
+void buf_pool_free(buf_pool_t *pool);
+
 #endif

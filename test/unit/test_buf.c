@@ -198,3 +198,32 @@ Test(buf, interleaved_append_consume)
     cr_expect_eq(b.len, next_in - next_out);
     buf_free(&b);
 }
+
+Test(buf, pool_keeps_small_buffers_and_frees_big_ones)
+{
+    buf_pool_t pool = { .max_cap = 4096 };
+    buf_t a = { 0 }, b = { 0 };
+    cr_assert_eq(buf_append(&a, "hello", 5), 0);
+    char *kept = a.data;
+    buf_pool_give(&pool, &a);
+    cr_assert(a.data == NULL && a.len == 0 && a.cap == 0, "given away: empty");
+    cr_assert_eq(pool.n, 1);
+    buf_pool_take(&pool, &b);
+    cr_assert_eq(b.data, kept, "the kept buffer comes back");
+    cr_assert_eq(b.len, 0);
+    cr_assert_eq(pool.n, 0);
+    buf_pool_take(&pool, &b);                       /* not empty of memory: no-op */
+    cr_assert_eq(b.data, kept);
+    cr_assert_eq(buf_reserve(&b, 8192), 0);
+    buf_pool_give(&pool, &b);                       /* too big to keep */
+    cr_assert_eq(pool.n, 0);
+    cr_assert_null(b.data);
+    for (int i = 0; i < BUF_POOL_MAX + 3; i++) {
+        buf_t t = { 0 };
+        cr_assert_eq(buf_append(&t, "x", 1), 0);
+        buf_pool_give(&pool, &t);
+    }
+    cr_assert_eq(pool.n, BUF_POOL_MAX, "bounded");
+    buf_pool_free(&pool);
+    cr_assert_eq(pool.n, 0);
+}

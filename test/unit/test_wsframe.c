@@ -501,3 +501,81 @@ Test(wsframe, sent_of_nothing_keeps_partial)
     cr_expect_eq(wsf_sent(0, q, 4, 1), 3, "one header byte of a 4-byte frame");
     cr_expect_eq(wsf_sent(3, q + 1, 3, 3), 0);
 }
+
+/* ---- the fast path (wsf_texts, wsf_utf8) -------------------------------- */
+
+/* A masked client frame: header (FIN/opcode b0), mask, masked payload. */
+static size_t
+s_cframe(uint8_t *out, uint8_t b0, const char *payload, size_t n)
+{
+    static const uint8_t m[4] = { 0x37, 0xfa, 0x21, 0x3d };
+    size_t h = 0;
+    out[h++] = b0;
+    if (n < 126) {
+        out[h++] = (uint8_t)(0x80 | n);
+    } else {
+        out[h++] = 0x80 | 126;
+        out[h++] = (uint8_t)(n >> 8);
+        out[h++] = (uint8_t)n;
+    }
+    memcpy(out + h, m, 4);
+    h += 4;
+    for (size_t i = 0; i < n; i++)
+        out[h + i] = (uint8_t)payload[i] ^ m[i & 3];
+    return h + n;
+}
+
+Test(wsframe, fast_path_takes_whole_text_frames)
+{
+    uint8_t in[1024], out[1024];
+    char big[300];
+    memset(big, 'x', sizeof big);
+    size_t n = s_cframe(in, 0x81, "{\"type\":\"chat\"}", 15);
+    n += s_cframe(in + n, 0x81, big, sizeof big);
+    n += s_cframe(in + n, 0x81, "h\xc3\xa9", 3);
+    size_t lens[4];
+    cr_assert_eq(wsf_texts(in, n, 65536, out, lens, 4), 3);
+    cr_assert(lens[0] == 15 && lens[1] == 300 && lens[2] == 3);
+    cr_assert(memcmp(out, "{\"type\":\"chat\"}", 15) == 0);
+    cr_assert(memcmp(out + 15, big, 300) == 0);
+    cr_assert(memcmp(out + 315, "h\xc3\xa9", 3) == 0);
+    cr_assert_eq(wsf_texts(in, n, 65536, out, lens, 2), 0, "more frames than lens: a miss");
+    cr_assert_eq(wsf_texts(in, n, 299, out, lens, 4), 0, "over max: the general way (1009)");
+    for (size_t cut = 1; cut < n; cut++) {
+        size_t whole = cut == 21 || cut == 329;  /* frame boundaries */
+        size_t k = wsf_texts(in, cut, 65536, out, lens, 4);
+        cr_assert(whole ? k > 0 : k == 0, "cut at %zu: %zu", cut, k);
+    }
+}
+
+Test(wsframe, fast_path_refuses_everything_else)
+{
+    uint8_t in[256], out[256];
+    size_t lens[4];
+    size_t n = s_cframe(in, 0x01, "part", 4);                 /* FIN=0 */
+    cr_assert_eq(wsf_texts(in, n, 65536, out, lens, 4), 0);
+    n = s_cframe(in, 0x82, "bin", 3);                         /* binary */
+    cr_assert_eq(wsf_texts(in, n, 65536, out, lens, 4), 0);
+    n = s_cframe(in, 0x89, "p", 1);                           /* ping */
+    cr_assert_eq(wsf_texts(in, n, 65536, out, lens, 4), 0);
+    n = s_cframe(in, 0xc1, "rsv", 3);                         /* RSV1 */
+    cr_assert_eq(wsf_texts(in, n, 65536, out, lens, 4), 0);
+    n = s_cframe(in, 0x81, "\xc3(", 2);                       /* bad UTF-8: 1007 */
+    cr_assert_eq(wsf_texts(in, n, 65536, out, lens, 4), 0);
+    n = s_cframe(in, 0x81, "ok", 2);
+    in[1] &= 0x7f;                                           /* unmasked: 1002 */
+    cr_assert_eq(wsf_texts(in, n, 65536, out, lens, 4), 0);
+    uint8_t nm[12] = { 0x81, 0x80 | 126, 0, 5, 1, 2, 3, 4, 'a', 'b', 'c', 'd' };
+    cr_assert_eq(wsf_texts(nm, sizeof nm, 65536, out, lens, 4), 0, "non-minimal length");
+}
+
+Test(wsframe, utf8)
+{
+    cr_assert(wsf_utf8((const uint8_t *)"", 0));
+    cr_assert(wsf_utf8((const uint8_t *)"plain ascii, longer than eight", 30));
+    cr_assert(wsf_utf8((const uint8_t *)"\xe2\x82\xac\xf0\x9f\x98\x80", 7));
+    cr_assert_not(wsf_utf8((const uint8_t *)"abcdefgh\xc0\x80", 10), "overlong");
+    cr_assert_not(wsf_utf8((const uint8_t *)"\xed\xa0\x80", 3), "surrogate");
+    cr_assert_not(wsf_utf8((const uint8_t *)"\xf4\x90\x80\x80", 4), "over U+10FFFF");
+    cr_assert_not(wsf_utf8((const uint8_t *)"abc\xe2\x82", 5), "truncated");
+}
