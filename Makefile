@@ -23,7 +23,7 @@ UNIT_SRC    := $(wildcard test/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
-PROGS := $(BUILD)/zwsd $(BUILD)/zwsd-broker $(BUILD)/zwsd-send $(if $(wildcard scripts/loadgen.c),$(BUILD)/zwsd-loadgen)
+PROGS := $(BUILD)/zwsd $(BUILD)/zwsd-broker $(BUILD)/zwsd-send $(if $(wildcard scripts/loadgen/main.c),$(BUILD)/zwsd-loadgen)
 UNITS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 
 all: $(BUILD)/.deps $(PROGS)
@@ -52,7 +52,7 @@ $(BUILD)/zwsd-broker: $(BUILD)/broker/main.o $(BUILD)/libbroker.a $(BUILD)/libpr
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/zwsd-send: $(BUILD)/broker/send.o $(BUILD)/libbroker.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/zwsd-loadgen: $(BUILD)/scripts/loadgen.o $(BUILD)/libproto.a
+$(BUILD)/zwsd-loadgen: $(call obj,$(wildcard scripts/loadgen/*.c)) $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test/%: $(BUILD)/test/unit/%.o $(LIBS)

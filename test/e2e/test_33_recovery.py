@@ -7,8 +7,9 @@ whole daemon a new one starts on the same runtime directory.
 
 After a broker death there is no event a client could await for "routing is
 back", hence the polling: chats with ids every 50 ms until one is acked
-`delivered`. Each polled chat must get exactly one answer (never silence).
-The measured times are printed (pytest -s shows them)."""
+`delivered`, in each direction (poll_both_ways). Each polled chat must get
+exactly one answer (never silence). The measured times are printed (pytest -s
+shows them)."""
 import asyncio
 import os
 import re
@@ -121,6 +122,19 @@ async def poll_until_delivered(a, b, b_user, t0, limit, prefix):
     return sent[first[0]] - t0, answers
 
 
+async def poll_both_ways(a, a_user, b, b_user, t0, limit, prefix):
+    """Routing is back for a pair on two workers once a chat is delivered in
+    each direction. One direction is not enough: a's `delivered` proves a's
+    worker's link (it accepts a's chat only then), b's route and b's worker's
+    way to the broker (its receipt came back), but not b's worker's own link,
+    which it proves with its next inbox probe (every 100 ms, bus.c). Until
+    then b's worker answers what b sends `unavailable` ("the broker cannot be
+    reached"), truthfully. Returns the two polls' (seconds from t0, answers)."""
+    ab = await poll_until_delivered(a, b, b_user, t0, limit, prefix + "a")
+    ba = await poll_until_delivered(b, a, a_user, t0, limit, prefix + "b")
+    return ab, ba
+
+
 async def presence(ws, users, id):
     await send_json(ws, {"type": "presence", "users": users, "id": id})
     f = await recv_json(ws)
@@ -179,12 +193,13 @@ def test_embedded_broker_kill(daemon):
                 assert loop.time() - t0 < 1.0, "no new zwsd-broker 1 s after the kill"
                 await asyncio.sleep(0.02)
 
-        (new, t_new), (took, answers) = await asyncio.gather(
-            new_broker(), poll_until_delivered(alice, bob, "bob", t0, RECOVERY_LIMIT, "k"))
+        (new, t_new), ((took, answers), (took_b, answers_b)) = await asyncio.gather(
+            new_broker(), poll_both_ways(alice, "alice", bob, "bob", t0, RECOVERY_LIMIT, "k"))
         print(f"\nembedded broker: new pid {t_new * 1000:.0f} ms after the kill; 1:1 delivered "
               f"again {took * 1000:.0f} ms after the kill ({took - t_new:.3f} s after the new "
-              f"broker appeared); answers while polling: {_summary(answers)}")
-        assert took <= RECOVERY_LIMIT
+              f"broker appeared), the other way {took_b * 1000:.0f} ms; answers while polling: "
+              f"{_summary(answers)}, {_summary(answers_b)}")
+        assert took <= RECOVERY_LIMIT and took_b <= RECOVERY_LIMIT
 
         await group_delivered([(alice, "alice"), (bob, "bob")], 0, "g", "g-after-a")
         await group_delivered([(alice, "alice"), (bob, "bob")], 1, "g", "g-after-b")
@@ -262,10 +277,11 @@ def test_external_broker_restart(make_daemon, ext_broker):
 
         ext_broker.start()
         t0 = loop.time()
-        took, answers = await poll_until_delivered(alice, bob, "bob", t0, RECOVERY_LIMIT, "r")
-        print(f"external broker: 1:1 delivered again {took * 1000:.0f} ms after the restart "
-              f"({loop.time() - t_kill:.2f} s after the kill); answers while polling: "
-              f"{_summary(answers)}")
+        (took, answers), (took_b, answers_b) = await poll_both_ways(
+            alice, "alice", bob, "bob", t0, RECOVERY_LIMIT, "r")
+        print(f"external broker: 1:1 delivered again {took * 1000:.0f} ms after the restart, "
+              f"the other way {took_b * 1000:.0f} ms ({loop.time() - t_kill:.2f} s after the "
+              f"kill); answers while polling: {_summary(answers)}, {_summary(answers_b)}")
         await group_delivered([(alice, "alice"), (bob, "bob")], 1, "g", "g-after")
         await chat_delivered(bob, "bob", alice, "alice", "back")
         assert worker_of(d, alice) == pa and worker_of(d, bob) == pb
