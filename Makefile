@@ -4,6 +4,8 @@
 #   make run        start zwsd with the embedded broker on :8080
 #   make test       unit tests, end-to-end tests, man page lint
 #   make test-asan  the same under AddressSanitizer, LeakSanitizer and UBSan
+#   make fuzz       libFuzzer targets (clang) in build/fuzz/, FUZZ_SECONDS (60)
+#                   each; `make test` runs them FUZZ_TEST_SECONDS (10) each
 #   make install    binaries, man pages, systemd units (PREFIX, DESTDIR)
 
 PREFIX   ?= /usr/local
@@ -82,6 +84,48 @@ test-asan:
 	        OPT="-O1 $(SAN_FLAGS) -fno-omit-frame-pointer -Wno-format-truncation" \
 	        LDFLAGS="$(SAN_FLAGS)" test
 
+# libFuzzer targets, test/fuzz/fuzz_<name>.c, built with clang
+# (-fsanitize=fuzzer,address,undefined) into $(BUILD)/fuzz/: the sources they
+# need are compiled again there with coverage instrumentation, so the gcc
+# objects in $(BUILD) are untouched. `make fuzz` runs each target for
+# FUZZ_SECONDS; `make test` runs each for FUZZ_TEST_SECONDS (0: skip), one
+# test per target (test/run.sh). test-asan skips them: they are ASan/UBSan
+# builds already, and build-asan would only rerun the same binaries.
+# test/fuzz/run.sh has the -max_len of each; `make fuzz-seeds` rewrites the
+# seed corpora in test/fuzz/corpus/ (reproducers kept there stay).
+FUZZ_CC           ?= clang
+FUZZ_SECONDS      ?= 60
+FUZZ_TEST_SECONDS ?= 10
+FUZZ_TARGETS      ?= handshake client_json wsframe envelope
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+               -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+               -Wpointer-arith -Wcast-qual -MMD -MP -Iproto -Idaemon -Itest/fuzz
+# the pure daemon modules under test and what they use (httphead: handshake.c)
+FUZZ_SRC    := $(PROTO_SRC) $(wildcard daemon/handshake.c daemon/httphead.c daemon/wsframe.c)
+FUZZ_LIBS   := -lmsgpackc -ljansson -lhttp_parser -lcrypto
+FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+$(BUILD)/fuzz/%.o: %.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(BUILD)/fuzz/libfuzz.a: $(patsubst %.c,$(BUILD)/fuzz/%.o,$(FUZZ_SRC))
+	$(AR) rcs $@ $^
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/test/fuzz/fuzz_%.o $(BUILD)/fuzz/libfuzz.a
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+$(BUILD)/fuzz/seeds: $(BUILD)/fuzz/test/fuzz/seeds.o $(BUILD)/fuzz/libfuzz.a
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+fuzz: $(BUILD)/.deps $(FUZZ_BINS)
+	@sh test/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-seeds: $(BUILD)/fuzz/seeds
+	$(BUILD)/fuzz/seeds test/fuzz/corpus
+
+export FUZZ_TEST_SECONDS FUZZ_TARGETS
+test: $(if $(filter-out 0,$(FUZZ_TEST_SECONDS)),$(FUZZ_BINS))
+test-asan: export FUZZ_TEST_SECONDS := 0
+.PHONY: fuzz fuzz-seeds
+
 lint:
 	mandoc -Tlint -Wwarning man/*.[1-9]
 
@@ -95,6 +139,22 @@ install: all
 	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/default
 	install -m 0644 dist/zwsd.service dist/zwsd-broker.service $(DESTDIR)/etc/systemd/system/
 	[ -e $(DESTDIR)/etc/default/zwsd ] || install -m 0644 dist/zwsd.default $(DESTDIR)/etc/default/zwsd
+
+# ---- benchmarks (issue 16): the bus-only microbenchmark, the reference relay, the report.
+# `make bench` runs every scenario (scripts/bench-report.sh) and rewrites the generated part
+# of BENCHMARKS.md and bench/plots/*.png; BENCH_QUICK=1 is a short smoke run, BENCH_LABEL a
+# line printed under the report's title (say, "smoke run on a busy shared box").
+BENCH_PROGS := $(BUILD)/bench-bus $(BUILD)/zwsd-relay
+all: $(BENCH_PROGS)
+$(BUILD)/bench-bus: $(BUILD)/scripts/bench-bus.o $(BUILD)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/zwsd-relay: $(BUILD)/scripts/relay.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto
+bench: all
+	bash scripts/bench-report.sh $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
+	    $(if $(BENCH_LABEL),--label "$(BENCH_LABEL)")
+.PHONY: bench
+# ---- end of the benchmark block
 
 clean:
 	rm -rf build build-asan

@@ -25,17 +25,44 @@
  *
  * broker_run() creates its own ZeroMQ context (call it after fork), returns
  * 0 after SIGTERM/SIGINT, or 1 if an endpoint cannot be bound (logged). It
- * installs its own handlers for SIGTERM and SIGINT. */
+ * installs its own handlers for SIGTERM and SIGINT. With curve_cert, both
+ * endpoints are CURVE servers: the context is czmq's and a zauth thread
+ * checks each client's key against curve_allow (curve.h), both created
+ * here too, so also after fork. */
 #ifndef ZWSD_BROKER_H
 #define ZWSD_BROKER_H
 
 #define BROKER_HWM_DEFAULT 100000   /* --hwm: messages queued per peer */
 #define BROKER_WARMUP_MS 1000       /* after start: no "offline" answers */
 
-/* warmup_ms: for how long after start an unsubscribed chat is answered
- * "unavailable" rather than "offline", because subscribers may still be
- * replaying their subscriptions: 0 for a first start, BROKER_WARMUP_MS for
- * a restart (the standalone broker always assumes one). */
-int broker_run(const char *pub_ep, const char *sub_ep, int warmup_ms, int hwm);
+#include <stddef.h>
+#include <stdint.h>
+
+#include "curve.h"
+
+typedef struct {
+    const char *pub_ep, *sub_ep;
+    /* for how long after start an unsubscribed chat is answered
+     * "unavailable" rather than "offline", because subscribers may still
+     * be replaying their subscriptions: 0 for a first start,
+     * BROKER_WARMUP_MS for a restart (the standalone broker always
+     * assumes one) */
+    int         warmup_ms;
+    int         hwm;                /* messages queued per peer */
+    /* history (zwsd-protocol(7) "History and recovery"; ENVELOPE.md) */
+    uint32_t    history_size;       /* messages kept per stream; 0 = none */
+    int64_t     history_ttl_ms;
+    size_t      history_memory;     /* bytes for all of it */
+    /* CURVE (curve.h): the broker's certificate, with its secret key, and
+     * the directory of allowed clients' certificates; NULL = none (the
+     * embedded broker, whose ipc:// sockets are in a 0700 directory) */
+    const curve_cert_t *curve_cert;
+    const char         *curve_allow;
+} broker_cfg_t;
+
+/* Fills the defaults: hwm BROKER_HWM_DEFAULT, warmup 0, history 100
+ * messages, 300 s, 64 MiB. */
+void broker_cfg_default(broker_cfg_t *cfg, const char *pub_ep, const char *sub_ep);
+int  broker_run(const broker_cfg_t *cfg);
 
 #endif

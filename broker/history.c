@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "valid.h"
+
 #define BUCKETS     4096                /* epoch generations, by hash */
 #define TABLE_MIN   64
 
@@ -615,25 +617,5 @@ int
 hist_parse_since(const char *s, size_t len, const char **epoch, size_t *epoch_len,
                  uint64_t *seq)
 {
-    size_t colon = len;
-    while (colon > 0 && s[colon - 1] != ':')
-        colon--;
-    if (colon < 2 || colon - 1 > HIST_EPOCH_MAX || len - colon < 1 || len - colon > 20)
-        return -1;
-    for (size_t i = 0; i < colon - 1; i++)
-        if (s[i] < 0x21 || s[i] > 0x7e)
-            return -1;
-    uint64_t v = 0;
-    for (size_t i = colon; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *epoch = s;
-    *epoch_len = colon - 1;
-    *seq = v;
-    return 0;
+    return valid_since(s, len, epoch, epoch_len, seq) ? 0 : -1;
 }

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve.h"
 #include "envelope.h"
 #include "topic.h"
 #include "valid.h"
@@ -23,13 +24,16 @@ s_usage(FILE *out)
 {
     fprintf(out,
         "usage: zwsd-send [--broker ENDPOINT] (--to USER | --group G | --broadcast)\n"
-        "                 --msg JSON [--sender NAME]\n"
+        "                 --msg JSON [--sender NAME] [--curve SECRET,PUBLIC]\n"
         "  --broker ENDPOINT  the broker's publish endpoint (default ipc://RUNTIME/pub)\n"
         "  --to USER          deliver to every session of USER\n"
         "  --group G          deliver to every member of group G\n"
         "  --broadcast        deliver to every session\n"
         "  --msg JSON         the message, any JSON value\n"
         "  --sender NAME      sender shown to clients (default system)\n"
+        "  --curve SECRET,PUBLIC\n"
+        "                     CURVE to the broker: our secret certificate, the\n"
+        "                     broker's public one (czmq zcert files)\n"
         "  -h, --help         this help\n"
         "  --version          print the version\n");
 }
@@ -48,16 +52,44 @@ s_default_endpoint(char *buf, size_t len)
         snprintf(buf, len, "ipc:///tmp/zwsd-%u/pub", (unsigned)geteuid());
 }
 
+/* The monitor reported a failed handshake: say which, as the event's
+ * first frame tells (uint16 event, uint32 value). Without --curve, a CURVE
+ * broker's refusal reads as a mechanism mismatch or, when the broker hangs
+ * up first, as no detail at all; with it, so does a wrong broker key. */
+static void
+s_handshake_failed(void *mon, const char *endpoint, int curve)
+{
+    uint8_t ev[6] = { 0 };
+    uint16_t kind;
+    uint32_t value;
+    zmq_recv(mon, ev, sizeof ev, 0);
+    memcpy(&kind, ev, sizeof kind);
+    memcpy(&value, ev + 2, sizeof value);
+    if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        fprintf(stderr, "zwsd-send: the broker at %s refused our CURVE key (ZAP status %u): "
+                "its --curve-allow directory has no certificate with our public key\n",
+                endpoint, (unsigned)value);
+    else if (!curve)
+        fprintf(stderr, "zwsd-send: the handshake with the broker at %s failed: it wants "
+                "CURVE (give --curve)\n", endpoint);
+    else
+        fprintf(stderr, "zwsd-send: the CURVE handshake with the broker at %s failed: is the "
+                "--curve broker certificate its own, and does it run with --curve-secret?\n",
+                endpoint);
+}
+
 int
 main(int argc, char **argv)
 {
     char endpoint[512] = "";
-    const char *to = NULL, *group = NULL, *msg = NULL, *sender = "system";
+    const char *to = NULL, *group = NULL, *msg = NULL, *sender = "system", *curve_spec = NULL;
+    static curve_client_t curve;        /* a secret: not on the stack */
     int bcast = 0, c;
     static const struct option opts[] = {
         { "broker", required_argument, NULL, 'b' }, { "to", required_argument, NULL, 't' },
         { "group", required_argument, NULL, 'g' }, { "broadcast", no_argument, NULL, 'B' },
         { "msg", required_argument, NULL, 'm' }, { "sender", required_argument, NULL, 's' },
+        { "curve", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
@@ -70,6 +102,7 @@ main(int argc, char **argv)
         case 'B': bcast = 1; break;
         case 'm': msg = optarg; break;
         case 's': sender = optarg; break;
+        case 'c': curve_spec = optarg; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("zwsd-send %s\n", ZWSD_VERSION); return 0;
         default:
@@ -92,6 +125,11 @@ main(int argc, char **argv)
     }
     if (!valid_name(sender, strlen(sender))) {
         fprintf(stderr, "zwsd-send: invalid --sender '%s'\n", sender);
+        return 2;
+    }
+    char why[8192];
+    if (curve_spec && curve_client_load(curve_spec, &curve, why, sizeof why) < 0) {
+        fprintf(stderr, "zwsd-send: --curve %s\n", why);
         return 2;
     }
     json_error_t jerr;
@@ -127,17 +165,36 @@ main(int argc, char **argv)
     /* XPUB (not PUB) so we see the broker's subscribe-all arrive: until
      * then a PUB would drop the message silently. */
     int rc = 1, zero = 0;
-    void *ctx = zmq_ctx_new();
+    void *ctx = zmq_ctx_new(), *mon = NULL;
     void *s = zmq_socket(ctx, ZMQ_XPUB);
     zmq_setsockopt(s, ZMQ_LINGER, &(int){ 5000 }, sizeof(int));
     zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+    if (curve.on && curve_client_apply(&curve, s) < 0) {
+        fprintf(stderr, "zwsd-send: --curve: %s\n", zmq_strerror(errno));
+        goto done;
+    }
+    explicit_bzero(&curve, sizeof curve);
+    /* a failed handshake is final (a key or --curve mismatch): say so at
+     * once rather than wait for the broker until the deadline */
+    mon = zmq_socket(ctx, ZMQ_PAIR);
+    if (zmq_socket_monitor(s, "inproc://zwsd-send.monitor", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0
+        || zmq_connect(mon, "inproc://zwsd-send.monitor") < 0) {
+        fprintf(stderr, "zwsd-send: socket monitor: %s\n", zmq_strerror(errno));
+        goto done;
+    }
     if (zmq_connect(s, endpoint) < 0) {
         fprintf(stderr, "zwsd-send: %s: %s\n", endpoint, zmq_strerror(errno));
         goto done;
     }
-    zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll(&it, 1, 5000) <= 0) {
+    zmq_pollitem_t it[2] = { { s, 0, ZMQ_POLLIN, 0 }, { mon, 0, ZMQ_POLLIN, 0 } };
+    if (zmq_poll(it, 2, 5000) <= 0) {
         fprintf(stderr, "zwsd-send: no broker at %s within 5 s\n", endpoint);
+        goto done;
+    }
+    if (!(it[0].revents & ZMQ_POLLIN)) {
+        s_handshake_failed(mon, endpoint, curve_spec != NULL);
         goto done;
     }
     char sub[64];
@@ -150,6 +207,8 @@ main(int argc, char **argv)
     rc = 0;
 done:
     zmq_close(s);
+    if (mon)
+        zmq_close(mon);
     zmq_ctx_term(ctx);
     msgpack_sbuffer_destroy(&sb);
     free(compact);

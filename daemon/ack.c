@@ -47,6 +47,12 @@ ack_link_calm(const ack_link_t *l, int64_t now, int64_t window)
     return l->last_back && now - l->last_back <= ACK_GAP_MS && now - l->disturbed_at >= window;
 }
 
+int
+ack_link_reproven(const ack_link_t *l, int64_t now)
+{
+    return l->last_back && l->last_back > l->disturbed_at && now - l->last_back <= ACK_GAP_MS;
+}
+
 void
 ack_init(ack_t *a, uint64_t seq, int64_t now, int64_t deadline)
 {
@@ -54,6 +60,12 @@ ack_init(ack_t *a, uint64_t seq, int64_t now, int64_t deadline)
     a->seq = seq;
     a->sent_ms = now;
     a->deadline = deadline;
+}
+
+void
+ack_copyable(ack_t *a)
+{
+    a->copyable = 1;
 }
 
 static ack_verdict_t
@@ -69,25 +81,74 @@ ack_receipt(ack_t *a, ack_rcpt_t r)
     if (a->verdict != ACK_PENDING)
         return ACK_PENDING;             /* decided already: nothing new */
     switch (r) {
-    case ACK_RCPT_DELIVERED:   return s_decide(a, ACK_DELIVERED);
-    case ACK_RCPT_OFFLINE:     return s_decide(a, ACK_OFFLINE);
-    case ACK_RCPT_UNAVAILABLE: return s_decide(a, ACK_UNAVAILABLE);
-    case ACK_RCPT_NOSESSION:   a->nosession = 1; return ACK_PENDING;
+    case ACK_RCPT_DELIVERED:
+        return s_decide(a, ACK_DELIVERED);
+    case ACK_RCPT_NOSESSION:
+        a->nosession = 1;
+        return ACK_PENDING;
+    case ACK_RCPT_OFFLINE:
+        /* after a copy, the first may still have reached a session whose
+         * receipt is lost or late: the deadline weighs it (ack.h) */
+        if (!a->retried)
+            return s_decide(a, ACK_OFFLINE);
+        a->offline = 1;
+        return ACK_PENDING;
+    case ACK_RCPT_UNAVAILABLE:
+        /* a broker still learning routes did not forward the copy; the
+         * first may still be answered */
+        return a->retried ? ACK_PENDING : s_decide(a, ACK_UNAVAILABLE);
     }
     return ACK_PENDING;
+}
+
+/* When the next copy is due, or -1 for none: the first at ACK_RETRY_MS, a
+ * second at ACK_RETRY2_MS if the first found no session. */
+static int64_t
+s_copy_due(const ack_t *a)
+{
+    if (!a->copyable)
+        return -1;
+    if (a->retried == 0)
+        return a->sent_ms + ACK_RETRY_MS;
+    if (a->retried == 1 && (a->offline || a->nosession))
+        return a->sent_ms + ACK_RETRY2_MS;
+    return -1;
 }
 
 ack_verdict_t
 ack_tick(ack_t *a, const ack_link_t *l, int64_t now)
 {
-    if (a->verdict != ACK_PENDING || now < a->deadline)
+    if (a->verdict != ACK_PENDING)
         return ACK_PENDING;
+    if (now < a->deadline) {
+        int64_t due = s_copy_due(a);
+        if (due < 0 || now < due || now > a->sent_ms + ACK_RETRY_LAST_MS
+            || !ack_link_reproven(l, now))
+            return ACK_PENDING;
+        a->retried++;
+        return ACK_RETRY;
+    }
     /* Silence from every subscriber is not `offline`: a worker that got it
-     * would have said delivered or nosession. Only a nosession answer over
-     * a proven link is. */
-    if (a->nosession && ack_link_routed(l, a->seq, a->sent_ms, now))
+     * would have said delivered or nosession. Only a nosession answer, or
+     * the broker's offline to the copy, over a link that proves the chat
+     * went through undisturbed, is. */
+    if ((a->nosession || a->offline) && ack_link_routed(l, a->seq, a->sent_ms, now))
         return s_decide(a, ACK_OFFLINE);
     return s_decide(a, ACK_UNAVAILABLE);
+}
+
+int64_t
+ack_wake(const ack_t *a, int64_t now)
+{
+    if (a->verdict != ACK_PENDING)
+        return INT64_MAX;
+    int64_t t = s_copy_due(a);
+    if (t >= 0 && now < a->sent_ms + ACK_RETRY_LAST_MS) {
+        if (t <= now)
+            t = now + ACK_RECHECK_MS;   /* waiting for the link */
+        return t < a->deadline ? t : a->deadline;
+    }
+    return a->deadline > now ? a->deadline : now + 1;
 }
 
 const char *

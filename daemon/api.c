@@ -552,6 +552,22 @@ api_presence_done(api_t *a, int fd, uint32_t gen, const env_t *e)
         api_routes_presence_done(c, e);
 }
 
+void
+api_history_item(api_t *a, int fd, uint32_t gen, const char *frame, size_t n)
+{
+    ac_t *c = a ? (ac_t *)io_lookup(&a->io, fd, gen) : NULL;
+    if (c && c->state == AC_WAIT && c->wait == WAIT_HISTORY)
+        api_routes_history_item(c, frame, n);
+}
+
+void
+api_history_done(api_t *a, int fd, uint32_t gen, const env_t *e)
+{
+    ac_t *c = s_waiting(a, fd, gen, WAIT_HISTORY);
+    if (c)
+        api_routes_history_done(c, e);
+}
+
 int
 api_count(const api_t *a)
 {

@@ -39,5 +39,9 @@ int    api_count(const api_t *self);    /* open API connections */
 void   api_push_done(api_t *self, int fd, uint32_t gen, const char *mid, const char *status);
 void   api_online_done(api_t *self, int fd, uint32_t gen, int64_t users, int64_t sessions);
 void   api_presence_done(api_t *self, int fd, uint32_t gen, const env_t *e);
+/* GET /api/v1/history: each frame of the stream, then the end (NULL: the
+ * broker did not answer in time, 503). */
+void   api_history_item(api_t *self, int fd, uint32_t gen, const char *frame, size_t n);
+void   api_history_done(api_t *self, int fd, uint32_t gen, const env_t *e);
 
 #endif

@@ -28,6 +28,7 @@
 #include "httphead.h"
 #include "io.h"
 #include "options.h"
+#include "valid.h"
 
 #define API_HEAD_MAX 8192           /* request line through the empty line */
 #define API_KEEP_BUF 4096           /* an empty buffer bigger than this is freed */
@@ -41,7 +42,7 @@ typedef enum {
 } ac_state_t;
 
 /* What a conn in AC_WAIT waits for; a completion of another kind is stale. */
-typedef enum { WAIT_NONE, WAIT_PUSH, WAIT_ONLINE, WAIT_PRESENCE } ac_wait_t;
+typedef enum { WAIT_NONE, WAIT_PUSH, WAIT_ONLINE, WAIT_PRESENCE, WAIT_HISTORY } ac_wait_t;
 
 /* The headers the API looks at (httphead.h kinds); the others are parsed
  * and dropped. */
@@ -88,6 +89,8 @@ struct ac {
     buf_t       out;
     const char *method;             /* for the debug line */
     char        path[48];
+    char        hist_user[VALID_NAME_MAX + 1];  /* GET /api/v1/history's user */
+    uint8_t     hist_all;           /* ... asked without since */
 };
 
 /* The conn's timer and dirty mark (io.h), for every file of the module. */

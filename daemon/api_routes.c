@@ -16,6 +16,7 @@
 #include "api_routes.h"
 
 #include "api_http.h"
+#include "client_json.h"
 #include "jscan.h"
 #include "log.h"
 #include "metrics.h"
@@ -180,13 +181,33 @@ s_pct_decode(const char *v, size_t n, char *out, size_t *on)
         int lo = hi >= 0 ? s_hex(v[i + 2]) : -1;
         int h = lo >= 0 ? hi << 4 | lo : -1;
         if (h < 0)
-            return "bad percent escape in users (want %XY, two hex digits)";
+            return "bad percent escape (want %XY, two hex digits)";
         if (h == 0)
-            return "users must not contain %00 (NUL)";
+            return "a parameter must not contain %00 (NUL)";
         out[k++] = (char)h;
         i += 2;
     }
     *on = k;
+    return NULL;
+}
+
+/* The value of the first parameter name ("users=") of the query, or NULL. */
+static const char *
+s_param(const char *q, size_t qn, const char *name, size_t *vn)
+{
+    size_t k = strlen(name);
+    while (q && qn > 0) {
+        const char *amp = memchr(q, '&', qn);
+        size_t pn = amp ? (size_t)(amp - q) : qn;
+        if (pn >= k && memcmp(q, name, k) == 0) {
+            *vn = pn - k;
+            return q + k;
+        }
+        if (!amp)
+            break;
+        q += pn + 1;
+        qn -= pn + 1;
+    }
     return NULL;
 }
 
@@ -199,21 +220,8 @@ s_presence(ac_t *c, const char *q, size_t qn)
     char buf[API_HEAD_MAX + 1];
     const char *users[ENV_USERS_MAX];
     size_t n = 0, dn = 0;
-    const char *val = NULL;
     size_t vn = 0;
-    while (q && qn > 0) {
-        const char *amp = memchr(q, '&', qn);
-        size_t pn = amp ? (size_t)(amp - q) : qn;
-        if (pn >= 6 && memcmp(q, "users=", 6) == 0) {
-            val = q + 6;
-            vn = pn - 6;
-            break;
-        }
-        if (!amp)
-            break;
-        q += pn + 1;
-        qn -= pn + 1;
-    }
+    const char *val = s_param(q, qn, "users=", &vn);
     if (!val) {
         api_error(c, 400, "bad_request", "users is required", NULL);
         return;
@@ -281,6 +289,45 @@ s_metrics(ac_t *c)
     api_respond(c, 200, "text/plain; version=0.0.4", NULL, b->data, b->len);
 }
 
+/* GET /api/v1/history?user=U[&since=EPOCH:SEQ]: the messages of U's
+ * stream (after since, else all it holds), as the frames a resuming client
+ * gets, with the stream's position: zwsd-protocol(7) "Backend push (HTTP)". */
+static void
+s_history(ac_t *c, const char *q, size_t qn)
+{
+    char since[96];
+    size_t un = 0, sn = 0, vn = 0;
+    const char *v = s_param(q, qn, "user=", &vn), *why = NULL;
+    if (!v || vn > VALID_NAME_MAX * 3 || (why = s_pct_decode(v, vn, since, &un))
+        || un > VALID_NAME_MAX || !valid_name(since, un)) {
+        api_error(c, 400, "bad_request", why ? why : "user must be a valid userId", NULL);
+        return;
+    }
+    memcpy(c->hist_user, since, un);
+    c->hist_user[un] = '\0';
+    const char *ep;
+    size_t el;
+    uint64_t seq;
+    v = s_param(q, qn, "since=", &vn);
+    if (v && (vn >= sizeof since || s_pct_decode(v, vn, since, &sn)
+              || !valid_since(since, sn, &ep, &el, &seq))) {
+        api_error(c, 400, "bad_request", "since must be EPOCH:SEQ", NULL);
+        return;
+    }
+    since[sn] = '\0';
+    /* no since: everything held, asked as "after 0 of an epoch that is
+     * nobody's"; the answer's recovered/missed then say nothing, and go */
+    c->hist_all = !v;
+    if (c->api->ev.history(c->api->ev.arg, c->hist_user, v ? since : "-:0", c->io.fd,
+                           c->io.gen) < 0) {
+        s_unavailable(c);
+        return;
+    }
+    c->body.len = 0;                    /* the frames gather here */
+    c->state = AC_WAIT;
+    c->wait = WAIT_HISTORY;
+}
+
 /* ---- the route table ------------------------------------------------- */
 
 void
@@ -292,6 +339,7 @@ api_route(ac_t *c, const char *path, size_t plen, const char *query, size_t qlen
     } routes[] = {
         { "/api/v1/send", HTTP_POST }, { "/api/v1/online", HTTP_GET },
         { "/api/v1/presence", HTTP_GET }, { "/healthz", HTTP_GET }, { "/metrics", HTTP_GET },
+        { "/api/v1/history", HTTP_GET },
     };
     size_t r = 0, nroutes = sizeof routes / sizeof *routes;
     while (r < nroutes && !(strlen(routes[r].path) == plen && !memcmp(routes[r].path, path, plen)))
@@ -310,7 +358,8 @@ api_route(ac_t *c, const char *path, size_t plen, const char *query, size_t qlen
     case 1: s_online(c); break;
     case 2: s_presence(c, query, qlen); break;
     case 3: s_healthz(c); break;
-    default: s_metrics(c); break;
+    case 4: s_metrics(c); break;
+    default: s_history(c, query, qlen); break;
     }
 }
 
@@ -325,8 +374,10 @@ api_routes_push_done(ac_t *c, const char *mid, const char *status)
     }
     buf_t *b = &c->api->body;
     b->len = 0;
-    if (buf_appendf(b, "{\"mid\":\"%s\",\"status\":\"%s\"}", mid,
-                    strcmp(status, "delivered") == 0 ? "delivered" : "offline") < 0)
+    /* "stored": offline, and kept in the receiver's stream */
+    if (buf_appendf(b, "{\"mid\":\"%s\",\"status\":\"%s\"%s}", mid,
+                    strcmp(status, "delivered") == 0 ? "delivered" : "offline",
+                    strcmp(status, "stored") == 0 ? ",\"stored\":true" : "") < 0)
         api_drop(c);
     else
         s_json(c, 200, NULL, b);
@@ -369,4 +420,36 @@ api_routes_presence_done(ac_t *c, const env_t *e)
         api_drop(c);
     else
         s_json(c, 200, NULL, b);
+}
+
+void
+api_routes_history_item(ac_t *c, const char *frame, size_t n)
+{
+    if ((c->body.len > 0 && buf_append(&c->body, ",", 1) < 0)
+        || buf_append(&c->body, frame, n) < 0)
+        api_drop(c);
+}
+
+void
+api_routes_history_done(ac_t *c, const env_t *e)
+{
+    c->state = AC_READ;                 /* api_respond moves on from here */
+    c->resume = 1;
+    if (!e || !e->epoch.p || !e->status.p || e->status.n != 4 || memcmp(e->status.p, "done", 4)) {
+        s_unavailable(c);
+        return;
+    }
+    buf_t *b = &c->api->body;
+    b->len = 0;
+    cj_pos_t pos = { e->seq, { e->epoch.p, e->epoch.n },
+                     c->hist_all ? -1 : e->recovered, c->hist_all ? -1 : e->missed, 0 };
+    /* {"user":U,"seq":..,"epoch":..,"recovered":..,"missed":..,"messages":[frames]} */
+    if (buf_appendf(b, "{\"user\":\"%s\"", c->hist_user) < 0 || cj_append_pos(b, &pos) < 0
+        || buf_appends(b, ",\"messages\":[") < 0 || buf_append(b, c->body.data, c->body.len) < 0
+        || buf_appends(b, "]}") < 0) {
+        api_drop(c);
+        return;
+    }
+    c->body.len = 0;
+    s_json(c, 200, NULL, b);
 }

@@ -21,5 +21,9 @@ void api_route(ac_t *c, const char *path, size_t plen, const char *query, size_t
 void api_routes_push_done(ac_t *c, const char *mid, const char *status);
 void api_routes_online_done(ac_t *c, int64_t users, int64_t sessions);
 void api_routes_presence_done(ac_t *c, const env_t *e);
+/* GET /api/v1/history: one frame of the stream (as a client gets it), then
+ * the end (e NULL or not "done": 503). */
+void api_routes_history_item(ac_t *c, const char *frame, size_t n);
+void api_routes_history_done(ac_t *c, const env_t *e);
 
 #endif

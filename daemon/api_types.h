@@ -26,6 +26,10 @@ typedef struct {
     int  (*query)(void *arg, env_kind_t kind, const char *const *users, size_t n, int fd,
                   uint32_t gen);
     int  (*bus_up)(void *arg);
+    /* GET /api/v1/history: ask for user's stream after since ("EPOCH:SEQ",
+     * checked) or all it holds (NULL); answered by api_history_item() and
+     * api_history_done(). 0, or -1 (unavailable). */
+    int  (*history)(void *arg, const char *user, const char *since, int fd, uint32_t gen);
     void  *arg;
 } api_events_t;
 

@@ -76,6 +76,14 @@ bus_new(const bus_cfg_t *cfg)
         s_setint(s, ZMQ_HEARTBEAT_IVL, 1000);
         s_setint(s, ZMQ_HEARTBEAT_TIMEOUT, 3000);
     }
+    /* CURVE clients, if the broker wants them: before connecting */
+    if (cfg->curve && cfg->curve->on
+        && (curve_client_apply(cfg->curve, self->pub) < 0
+            || curve_client_apply(cfg->curve, self->sub) < 0)) {
+        log_errx("cannot set the CURVE keys on the bus sockets: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    self->cfg.curve = NULL;             /* the keys are the caller's */
     bus_subscribe(self, TOPIC_HELLO, strlen(TOPIC_HELLO));    /* before connecting */
     if (zmq_connect(self->pub, cfg->pub_ep) < 0 || zmq_connect(self->sub, cfg->sub_ep) < 0) {
         log_errx("cannot connect to the broker (%s, %s): %s", cfg->pub_ep, cfg->sub_ep,

@@ -2,7 +2,9 @@
  *
  * Worker process only; bus_new() creates the ZeroMQ context, so call it
  * after fork. A PUB connects to the broker's publish endpoint, a SUB to its
- * subscribe endpoint; the SUB's ZMQ_FD goes into epoll (edge-triggered:
+ * subscribe endpoint, both CURVE clients with cfg->curve's keys when given
+ * (curve.h; bus_new() copies them into the sockets, the caller keeps its
+ * copy); the SUB's ZMQ_FD goes into epoll (edge-triggered:
  * bus_drain() reads while ZMQ_EVENTS says so). Subscriptions have no HWM
  * (libzmq drops them silently at one, #4064) and libzmq replays them to a
  * restarted broker by itself. Data is bounded both ways: the PUB queue
@@ -28,6 +30,7 @@
 #include <stdint.h>
 
 #include "ack.h"
+#include "curve.h"
 #include "envelope.h"
 #include "topic.h"
 
@@ -42,6 +45,7 @@ typedef struct {
     int         rcvhwm;             /* SUB receive queue, messages; 0 = none */
     bus_on_message_fn *on_message;
     void       *arg;
+    const curve_client_t *curve;    /* --broker-curve keys, or NULL */
 } bus_cfg_t;
 
 bus_t *bus_new(const bus_cfg_t *cfg);       /* NULL on failure (logged) */

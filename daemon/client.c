@@ -38,8 +38,8 @@ s_chat(client_t *cl, conn_t *c, const cj_frame_t *f)
 static void
 s_join(client_t *cl, conn_t *c, const cj_frame_t *f)
 {
-    member_join(cl->members, &s_sess(c)->groups, c, f->target, f->id, cl->opt->max_groups,
-                bus_up(cl->push->bus));
+    member_join(cl->members, &s_sess(c)->groups, c, f->target, f->id, f->since,
+                cl->opt->max_groups, bus_up(cl->push->bus));
 }
 
 static void
@@ -86,6 +86,20 @@ s_presence(client_t *cl, conn_t *c, const cj_frame_t *f)
         reply_error(cl->conns, c, CJ_UNAVAILABLE, NULL, f->id);
 }
 
+/* A fresh token for this session: its deadline moves, or the old one
+ * stands and the client hears why. */
+static void
+s_refresh(client_t *cl, conn_t *c, const cj_frame_t *f)
+{
+    session_t *s = s_sess(c);
+    const char *reason;
+    cj_code_t code = gate_refresh(cl->gate, &s->ticket, s->user->name, f->token, &reason);
+    if (code != CJ_OK)
+        reply_error(cl->conns, c, code, reason, f->id);
+    else
+        reply_ack(cl->conns, c, f->id, NULL, "refreshed");
+}
+
 void
 client_on_text(client_t *cl, conn_t *c, const char *text, size_t len)
 {
@@ -108,6 +122,7 @@ client_on_text(client_t *cl, conn_t *c, const char *text, size_t len)
         case CJ_GROUP:
         case CJ_BROADCAST: s_group_or_bcast(cl, c, &f); break;
         case CJ_PRESENCE:  s_presence(cl, c, &f); break;
+        case CJ_REFRESH:   s_refresh(cl, c, &f); break;
         }
     }
     cj_frame_clear(&f);

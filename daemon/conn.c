@@ -230,6 +230,8 @@ conn__encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n)
     return wsenc_frame(&cs->enc, out, opcode, p, n);
 }
 
+static int s_queue(conns_t *cs, conn_t *c, const char *frame, size_t n);
+
 /* Slow consumer: free the queue now (keep only the rest of a frame the
  * socket took in part), then close 4008 behind it. */
 static void
@@ -245,10 +247,20 @@ s_too_slow(conns_t *cs, conn_t *c)
 }
 
 int
+conn_send_early(conns_t *cs, conn_t *c, const char *frame, size_t n)
+{
+    return c->state == CONN_PENDING ? s_queue(cs, c, frame, n) : -1;
+}
+
+int
 conn_send_frame(conns_t *cs, conn_t *c, const char *frame, size_t n)
 {
-    if (c->state != CONN_OPEN)
-        return -1;
+    return c->state == CONN_OPEN ? s_queue(cs, c, frame, n) : -1;
+}
+
+static int
+s_queue(conns_t *cs, conn_t *c, const char *frame, size_t n)
+{
     if (c->out.len + n > cs->opt->max_outbound) {
         s_too_slow(cs, c);
         return -1;
@@ -442,6 +454,21 @@ conn__feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n)
         conn__mark_dirty(cs, c);            /* flush decides when TCP closes */
 }
 
+/* The owner refused the upgrade (on_upgrade): its answer replaces the 101,
+ * which is still only queued, and the connection ends. */
+static void
+s_refuse(conns_t *cs, conn_t *c, const conn_upgrade_t *u)
+{
+    char resp[512];
+    size_t rn = handshake_error_response(u->status, u->body, u->headers, resp, sizeof resp);
+    metrics_refused(u->status);
+    c->out.len = 0;
+    c->out_partial = 0;
+    if (rn)
+        (void)!send(c->io.fd, resp, rn, MSG_NOSIGNAL);   /* best effort, as for HS_FAIL */
+    conn_drop(cs, c);
+}
+
 static void
 s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
 {
@@ -450,8 +477,7 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
         conn_drop(cs, c);
         return;
     }
-    handshake_cfg_t hcfg = { NULL, 0 };
-    hs_result_t r = handshake_feed(c->hs, p, n, &used, &hcfg);
+    hs_result_t r = handshake_feed(c->hs, p, n, &used, cs->hcfg);
     if (r == HS_MORE)
         return;
     char resp[512];
@@ -463,7 +489,6 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
         conn_drop(cs, c);
         return;
     }
-    metrics_inc(M_HANDSHAKES_OK);
     /* The 101 goes first in c->out; out_partial covers it like a frame. */
     if (conn__out(cs, c, resp, rn) < 0) {
         conn_drop(cs, c);
@@ -483,10 +508,18 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
         memcpy(c->early, p + used, n - used);
         c->early_len = n - used;
     }
-    if (cs->ev.on_upgrade(cs->ev.arg, c, handshake_user(c->hs)) < 0) {
+    conn_upgrade_t u = { handshake_user(c->hs), handshake_token(c->hs), handshake_since(c->hs),
+                         0, NULL, NULL };
+    int verdict = cs->ev.on_upgrade(cs->ev.arg, c, &u);
+    if (verdict > 0) {
+        s_refuse(cs, c, &u);
+        return;
+    }
+    if (verdict < 0) {
         conn_drop(cs, c);
         return;
     }
+    metrics_inc(M_HANDSHAKES_OK);
     handshake_destroy(&c->hs);
 }
 

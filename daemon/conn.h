@@ -29,6 +29,7 @@
 #include <wslay/wslay.h>
 
 #include "buf.h"
+#include "handshake.h"
 #include "io.h"
 #include "options.h"
 #include "rate.h"
@@ -66,6 +67,8 @@ struct conn {
     uint8_t             settle;         /* queued for conns_settle() */
     uint8_t             reported;       /* on_closed already called */
     uint8_t             subproto;
+    uint32_t            tag;            /* the owner's; conn never reads it (worker:
+                                         * gate.h's peer slot and refusal) */
     handshake_t        *hs;
     char               *early;          /* frames that came with the HTTP head */
     size_t              early_len;
@@ -81,10 +84,24 @@ struct conn {
     struct session     *sess;           /* the owner's, set in on_upgrade */
 };
 
+/* What on_upgrade decides on: the request's, then the owner's answer. */
+typedef struct {
+    const char *user;               /* the path's userId */
+    const char *token;              /* the JWT (handshake_token()) or NULL */
+    const char *since;              /* ?since= (handshake_since()) or NULL */
+    /* a refusal, set by on_upgrade when it returns 1: */
+    int         status;             /* the HTTP status: 401, 403, 429, 503... */
+    const char *body;               /* its body (handshake_error_response()) */
+    const char *headers;            /* extra header lines, or NULL */
+} conn_upgrade_t;
+
 /* Events to the owner. Each may call conn_* functions on any conn. */
 typedef struct {
-    /* 101 sent for user: attach a session (c->sess); -1 drops the conn. */
-    int  (*on_upgrade)(void *arg, conn_t *c, const char *user);
+    /* A valid upgrade request for u->user, its 101 queued: attach a session
+     * (c->sess) and return 0; -1 drops the conn; or, without attaching,
+     * fill u->status (and body, headers) and return 1: the refusal goes
+     * out instead of the 101 and the conn is closed. */
+    int  (*on_upgrade)(void *arg, conn_t *c, conn_upgrade_t *u);
     /* A complete text message of an open conn, within the rate limit. */
     void (*on_text)(void *arg, conn_t *c, const char *text, size_t len);
     /* A binary message (unsupported), or a text message over the rate
@@ -93,6 +110,9 @@ typedef struct {
     /* At conns_settle(), once: an upgraded conn left PENDING/OPEN. */
     void (*on_closed)(void *arg, conn_t *c);
     void  *arg;
+    /* In conns_reap(), for every accepted conn, just before it is freed
+     * (its fd is closed already); may be NULL. */
+    void (*on_freed)(void *arg, conn_t *c);
 } conn_events_t;
 
 /* epoll data of a conn: tag | fd (io.h); cap: the fd table's size. */
@@ -107,6 +127,10 @@ conn_t  *conns_get(conns_t *self, int fd);     /* epoll data: the bare fd */
 int      conns_frame(conns_t *self, buf_t *out, const char *p, size_t n);
 /* Close every conn with code (shutdown). */
 void     conns_close_all(conns_t *self, uint16_t code, const char *reason);
+/* The origin allow-list and head limit of every handshake from now on; cfg
+ * is the owner's and must outlive the set (NULL: none, 8 KiB). The
+ * handshake timeout is the live options' handshake_timeout. */
+void     conns_set_handshake(conns_t *self, const handshake_cfg_t *cfg);
 void     conns_timers(conns_t *self);           /* expire the timer FIFOs */
 void     conns_settle(conns_t *self);           /* the safe point, see above */
 void     conns_flush(conns_t *self);            /* write every dirty conn */
@@ -116,6 +140,9 @@ conn_t  *conn_accept(conns_t *self, int fd);
 void     conn_on_ready(conns_t *self, conn_t *c, uint32_t events);
 int      conn_send_text(conns_t *self, conn_t *c, const char *p, size_t n);
 int      conn_send_frame(conns_t *self, conn_t *c, const char *frame, size_t n);
+/* A frame for a conn still PENDING, ahead of its welcome (a resumed
+ * session's replay): like conn_send_frame, --max-outbound included. */
+int      conn_send_early(conns_t *self, conn_t *c, const char *frame, size_t n);
 void     conn_close(conns_t *self, conn_t *c, uint16_t code, const char *reason);
 void     conn_drop(conns_t *self, conn_t *c);
 /* The session is live: send welcome (text) and start reading. */
@@ -125,7 +152,7 @@ void     conn_open(conns_t *self, conn_t *c, const char *welcome, size_t n);
  * The set's fields and the steps both files take; no other module may use
  * them (they see conns_t as opaque and call the functions above). */
 
-#define HANDSHAKE_MS 10000
+#define HANDSHAKE_MS 10000   /* when opt->handshake_timeout is 0 */
 #define PENDING_MS   5000
 #define IDLE_MS      30000
 #define PING_MS      30000
@@ -137,6 +164,7 @@ struct conns {
     const options_t  *opt;
     const int64_t    *now;
     conn_events_t     ev;
+    const handshake_cfg_t *hcfg;        /* conns_set_handshake() */
     io_set_t          io;               /* fd table, timer FIFOs, dirty and reap */
     conn_t          **settle;           /* deferred opens and closes */
     size_t            nsettle, settle_cap;

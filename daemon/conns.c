@@ -94,6 +94,8 @@ conns_reap(conns_t *cs)
     while ((it = io_next_dead(&cs->io))) {
         conn_t *c = (conn_t *)it;
         metrics_dec(M_CONNECTIONS);
+        if (cs->ev.on_freed)
+            cs->ev.on_freed(cs->ev.arg, c);
         handshake_destroy(&c->hs);
         free(c->early);
         if (c->ws)
@@ -104,8 +106,18 @@ conns_reap(conns_t *cs)
 }
 
 void
+conns_set_handshake(conns_t *cs, const handshake_cfg_t *cfg)
+{
+    cs->hcfg = cfg;
+}
+
+void
 conns_timers(conns_t *cs)
 {
+    /* one duration per FIFO, so a reload may change it in place: the list
+     * stays ordered by when each conn joined it */
+    if (cs->opt->handshake_timeout > 0)
+        cs->io.timeout[TL_HANDSHAKE] = (int64_t)cs->opt->handshake_timeout * 1000;
     for (int tl = 0; tl < TL_COUNT; tl++) {
         io_item_t *it;
         while ((it = io_expired(&cs->io, tl))) {
@@ -123,7 +135,13 @@ conns_timers(conns_t *cs)
                     conn__mark_dirty(cs, c);
                 conn__set_timer(cs, c, TL_PING);
                 break;
-            default:                    /* handshake, ping, linger, slow */
+            case TL_HANDSHAKE:          /* slowloris, or just slow */
+                metrics_inc(M_LIMIT_HS_TIMEOUT);
+                log_debug("connection %d: no request head within the handshake timeout",
+                          c->io.fd);
+                conn_drop(cs, c);
+                break;
+            default:                    /* ping, linger, slow */
                 conn_drop(cs, c);
                 break;
             }

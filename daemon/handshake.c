@@ -49,6 +49,7 @@ struct handshake {
 
     size_t user_off;            /* NUL-terminated in buf after HS_DONE */
     long token_off, origin_off; /* -1 = absent */
+    long since_off;             /* -1 = absent */
     int protocol;               /* the client offered zwsd.v1 */
     char accept[29];            /* base64 of a SHA-1: 28 chars + NUL */
 };
@@ -63,6 +64,7 @@ s_reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -87,11 +89,14 @@ s_on_header_field(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+/* Too many wanted headers is 431, but only once the head is complete: the
+ * parser goes on, so the verdict does not depend on where reads cut. */
 static int
 s_on_header_value(http_parser *p, const char *at, size_t len)
 {
     handshake_t *self = p->data;
-    return hh_value(&self->hh, self->buf, (size_t)(at - self->buf), len) < 0;  /* 1 stops it */
+    (void)hh_value(&self->hh, self->buf, (size_t)(at - self->buf), len);
+    return 0;
 }
 
 /* Returning 2 makes http_parser stop right after the empty line, as for an
@@ -136,6 +141,7 @@ handshake_new(void)
     hh_init(&self->hh, names, sizeof names / sizeof *names);
     self->token_off = -1;
     self->origin_off = -1;
+    self->since_off = -1;
     return self;
 }
 
@@ -151,7 +157,7 @@ handshake_destroy(handshake_t **self_p)
 }
 
 /* Appends n new bytes. The buffer doubles, capped at
- * HANDSHAKE_HEAD_MAX, which the caller never lets len pass. */
+ * HANDSHAKE_HEAD_LIMIT, which the caller never lets len pass. */
 static int
 s_store(handshake_t *self, const char *data, size_t n)
 {
@@ -160,8 +166,8 @@ s_store(handshake_t *self, const char *data, size_t n)
         size_t ncap = self->cap;
         while (ncap < need)
             ncap *= 2;
-        if (ncap > HANDSHAKE_HEAD_MAX)
-            ncap = HANDSHAKE_HEAD_MAX;
+        if (ncap > HANDSHAKE_HEAD_LIMIT)
+            ncap = HANDSHAKE_HEAD_LIMIT;
         char *nbuf = realloc(self->buf, ncap);
         if (!nbuf)
             return -1;
@@ -258,16 +264,18 @@ s_origin_allowed(const char *o, size_t n, const handshake_cfg_t *cfg)
     return 0;
 }
 
-/* The value of the first "token" parameter of the query q[0..n), or NULL. */
+/* The value of the first parameter name ("token=", "since=") of the query
+ * q[0..n), value up to '&', or NULL. */
 static const char *
-s_query_token(const char *q, size_t n, size_t *tn)
+s_query_param(const char *q, size_t n, const char *name, size_t *tn)
 {
+    size_t k = strlen(name);
     while (n > 0) {
         const char *amp = memchr(q, '&', n);
         size_t plen = amp ? (size_t)(amp - q) : n;
-        if (plen >= 6 && memcmp(q, "token=", 6) == 0) {
-            *tn = plen - 6;
-            return q + 6;
+        if (plen >= k && memcmp(q, name, k) == 0) {
+            *tn = plen - k;
+            return q + k;
         }
         if (!amp)
             break;
@@ -275,6 +283,33 @@ s_query_token(const char *q, size_t n, size_t *tn)
         n -= plen + 1;
     }
     return NULL;
+}
+
+static int
+s_hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decodes s[0..*n) in place (RFC 3986 2.1); -1 on a bad escape. */
+static int
+s_unescape(char *s, size_t *n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (s[i] != '%') {
+            s[o++] = s[i];
+            continue;
+        }
+        int hi = i + 2 < *n ? s_hex(s[i + 1]) : -1, lo = hi >= 0 ? s_hex(s[i + 2]) : -1;
+        if (lo < 0)
+            return -1;
+        s[o++] = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    *n = o;
+    return 0;
 }
 
 /* Runs checks 1-8 on the complete head, in zwsd-protocol(7)'s order, then picks
@@ -356,8 +391,27 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
     for (size_t i = 0; !token && (af = hh_nth(hh, HDR_AUTHORIZATION, i)); i++)
         token = hh_bearer(self->buf + af->off, af->len, &tlen);
     if (!token && (u.field_set & (1 << UF_QUERY)))
-        token = s_query_token(self->buf + hh->url_off + u.field_data[UF_QUERY].off,
-                              u.field_data[UF_QUERY].len, &tlen);
+        token = s_query_param(self->buf + hh->url_off + u.field_data[UF_QUERY].off,
+                              u.field_data[UF_QUERY].len, "token=", &tlen);
+
+    /* since=EPOCH:SEQ, percent-decoded in place (a browser's URLSearchParams
+     * writes ':' as %3A), then checked: malformed is 400 */
+    char *since = NULL;
+    size_t slen = 0;
+    const char *sp = NULL;
+    if (u.field_set & (1 << UF_QUERY))
+        sp = s_query_param(self->buf + hh->url_off + u.field_data[UF_QUERY].off,
+                           u.field_data[UF_QUERY].len, "since=", &slen);
+    if (sp)
+        since = self->buf + (sp - self->buf);   /* the same byte, writable */
+    if (since) {
+        const char *ep;
+        size_t el;
+        uint64_t sq;
+        if (s_unescape(since, &slen) < 0 || !valid_since(since, slen, &ep, &el, &sq))
+            return s_fail(self, 400, "{\"error\":\"bad_request\",\"reason\":\"malformed since\"}\n",
+                          NULL);
+    }
 
     /* Every offset is taken before the first terminator is written. */
     self->user_off = (size_t)(user - self->buf);
@@ -365,18 +419,22 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
         self->token_off = (long)(token - self->buf);
     if (origin)
         self->origin_off = (long)(origin - self->buf);
+    if (since)
+        self->since_off = (long)(since - self->buf);
     self->buf[self->user_off + ulen] = '\0';
     if (token)
         self->buf[self->token_off + (long)tlen] = '\0';
     if (origin)
         self->buf[self->origin_off + (long)olen] = '\0';
+    if (since)
+        self->buf[self->since_off + (long)slen] = '\0';
 
     self->result = HS_DONE;
     self->status = 101;
     return HS_DONE;
 }
 
-/* Parses at most the bytes that keep the head within HANDSHAKE_HEAD_MAX: a
+/* Parses at most the bytes that keep the head within its limit: a
  * head that has not ended by then is too large whatever follows. http_parser
  * stops at the first byte that cannot be HTTP (a TLS record starts with 0x16,
  * no method does), so garbage fails in the feed that brings it. */
@@ -391,19 +449,28 @@ handshake_feed(handshake_t *self, const char *data, size_t len, size_t *consumed
     if (self->result != HS_MORE || len == 0)
         return self->result;
 
-    size_t room = HANDSHAKE_HEAD_MAX - self->len;
+    size_t max = cfg && cfg->max_head ? cfg->max_head : HANDSHAKE_HEAD_MAX;
+    if (max > HANDSHAKE_HEAD_LIMIT)
+        max = HANDSHAKE_HEAD_LIMIT;
+    if (self->len >= max)               /* the limit shrank under a head (reload) */
+        return s_fail(self, 431, "request head too large\n", NULL);
+    size_t room = max - self->len;
     size_t n = len < room ? len : room;
     size_t old = self->len;
     if (s_store(self, data, n) < 0)
         return s_fail(self, 503, "out of resources\n", NULL);
     size_t done = http_parser_execute(&self->parser, &s_settings, self->buf + old, n);
     self->len = old + done;             /* the head only: early frames stay the caller's */
-    if (self->hh.overflow)
-        return s_fail(self, 431, "too many header fields\n", NULL);
     if (HTTP_PARSER_ERRNO(&self->parser) != HPE_OK)
         return s_fail(self, 400, "malformed HTTP request\n", NULL);
 
     if (self->complete) {
+        /* http_parser, not strict, takes any byte after the last CR for
+         * the LF: that byte may be the client's first frame */
+        if (self->buf[self->len - 1] != '\n')
+            return s_fail(self, 400, "malformed HTTP request\n", NULL);
+        if (self->hh.overflow)
+            return s_fail(self, 431, "too many header fields\n", NULL);
         hs_result_t r = s_evaluate(self, cfg);
         if (r == HS_DONE)
             *consumed = done;
@@ -411,7 +478,7 @@ handshake_feed(handshake_t *self, const char *data, size_t len, size_t *consumed
     }
     if (done != n)              /* http_parser stops early only on error or at the end */
         return s_fail(self, 400, "malformed HTTP request\n", NULL);
-    if (self->len == HANDSHAKE_HEAD_MAX)
+    if (self->len >= max)
         return s_fail(self, 431, "request head too large\n", NULL);
     *consumed = len;
     return HS_MORE;
@@ -433,6 +500,12 @@ const char *
 handshake_token(const handshake_t *self)
 {
     return self->result == HS_DONE && self->token_off >= 0 ? self->buf + self->token_off : NULL;
+}
+
+const char *
+handshake_since(const handshake_t *self)
+{
+    return self->result == HS_DONE && self->since_off >= 0 ? self->buf + self->since_off : NULL;
 }
 
 const char *
@@ -469,13 +542,14 @@ handshake_error_response(int status, const char *body, const char *extra_headers
     int nl = blen == 0 || body[blen - 1] != '\n';
     int r = snprintf(buf, cap,
                      "HTTP/1.1 %d %s\r\n"
-                     "Content-Type: text/plain\r\n"
+                     "Content-Type: %s\r\n"
                      "Content-Length: %zu\r\n"
                      "Connection: close\r\n"
                      "%s"
                      "\r\n"
                      "%s%s",
-                     status, reason, blen + (size_t)nl, extra_headers ? extra_headers : "", body,
+                     status, reason, body[0] == '{' ? "application/json" : "text/plain",
+                     blen + (size_t)nl, extra_headers ? extra_headers : "", body,
                      nl ? "\n" : "");
     return r < 0 || (size_t)r >= cap ? 0 : (size_t)r;
 }

@@ -20,7 +20,8 @@
  *     101 response and hand the bytes after *consumed to the WebSocket layer.
  *
  * Checks run once the whole head has arrived, in zwsd-protocol(7)'s order, first
- * failure wins: 1 head parses, HTTP/1.1 or later, <= 8,192 bytes (400/431);
+ * failure wins: 1 head parses, HTTP/1.1 or later, <= cfg->max_head bytes (8,192
+ * by default; 400/431);
  * 2 path is /ws/<one segment> (404); 3 method GET (400); 4 userId passes
  * valid_name(), taken literally (400); 5 Upgrade: websocket and Connection:
  * upgrade tokens (426 + "Upgrade: websocket"); 6 Sec-WebSocket-Version: 13
@@ -33,8 +34,10 @@
 
 #include <stddef.h>
 
-/* Request line through the empty line, inclusive (zwsd-protocol(7), check 1). */
-#define HANDSHAKE_HEAD_MAX 8192
+/* Request line through the empty line, inclusive (zwsd-protocol(7), check 1):
+ * the default limit, and the largest one a caller may set (--max-head). */
+#define HANDSHAKE_HEAD_MAX   8192
+#define HANDSHAKE_HEAD_LIMIT 65536
 
 typedef struct handshake handshake_t;
 
@@ -43,6 +46,7 @@ typedef enum { HS_MORE = 0, HS_DONE = 1, HS_FAIL = -1 } hs_result_t;
 typedef struct {
     const char *const *origins;  /* Origin allow-list; NULL/0 = every origin allowed */
     size_t norigins;
+    size_t max_head;             /* head limit; 0 = HANDSHAKE_HEAD_MAX, at most _LIMIT */
 } handshake_cfg_t;
 
 /* A fresh parser. Caller owns it. NULL on ENOMEM. */
@@ -81,6 +85,11 @@ const char *handshake_user(const handshake_t *self);
  * as malformed, so an empty Bearer never falls back to the query. */
 const char *handshake_token(const handshake_t *self);
 
+/* The resume position of ?since=EPOCH:SEQ (the first "since" parameter,
+ * percent-decoded, checked: a malformed one fails the handshake with 400
+ * and a JSON body) or NULL, valid after HS_DONE. */
+const char *handshake_since(const handshake_t *self);
+
 /* The Origin header (first one, OWS trimmed) or NULL, valid after HS_DONE. */
 const char *handshake_origin(const handshake_t *self);
 
@@ -92,11 +101,12 @@ const char *handshake_origin(const handshake_t *self);
 size_t handshake_response(const handshake_t *self, char *buf, size_t cap);
 
 /* An error response for refusals decided later by the caller (401 auth, 403,
- * 503): "HTTP/1.1 <status> <reason>", Content-Type: text/plain, Content-Length,
+ * 503): "HTTP/1.1 <status> <reason>", Content-Type, Content-Length,
  * Connection: close, plus extra_headers (each "Name: value\r\n", may be NULL),
  * then body (NULL = the reason phrase; a '\n' is appended when missing).
  * Writes a trailing NUL too. Returns bytes written, not counting the NUL; 0 if
- * cap is too small. */
+ * cap is too small. A body that starts with '{' goes as application/json,
+ * any other as text/plain. */
 size_t handshake_error_response(int status, const char *body, const char *extra_headers, char *buf,
                                 size_t cap);
 

@@ -22,6 +22,8 @@
 
 #include "client_json.h"
 #include "conn.h"
+#include "envelope.h"
+#include "push.h"
 #include "route.h"
 
 #define JOIN_MS 5000
@@ -40,6 +42,8 @@ struct member {
     member_op_t *ops_tail;
     uint8_t      leaving;       /* a leave waits behind joins */
     uint8_t      joined;        /* a join was answered `joined` */
+    uint8_t      asked;         /* a resuming join's replay is arriving */
+    route_pos_t  pos;           /* the group stream: what it was given */
 };
 
 /* A session's memberships. */
@@ -48,16 +52,26 @@ typedef struct memberset {
     int       n;
 } memberset_t;
 
-members_t *members_new(routes_t *routes, conns_t *conns, const int64_t *now);
+members_t *members_new(routes_t *routes, conns_t *conns, push_t *push, const int64_t *now);
 void       members_destroy(members_t **self_p);
 /* The frames; max is --max-groups. link_up: the bus is up now. */
 void member_join(members_t *self, memberset_t *set, conn_t *c, cj_str_t group, cj_str_t id,
-                 int max, int link_up);
+                 cj_str_t since, int max, int link_up);
 void member_leave(members_t *self, memberset_t *set, conn_t *c, cj_str_t group, cj_str_t id);
 /* Is the set a member of group (not leaving)? */
 int  member_of(const memberset_t *set, cj_str_t group);
 void member_route_live(members_t *self, route_t *r);
 void members_tick(members_t *self);
+/* The answer to a resuming join's history query req (PQ_JOIN_HISTORY, for
+ * conn c and its set): an item (a group frame, rendered by the caller:
+ * 0 once queued, -1 when no join waits for it), then the end (e NULL: no
+ * answer in time, the join fails `unavailable`). */
+int  member_history_item(members_t *self, memberset_t *set, uint64_t req, conn_t *c,
+                         const char *frame, size_t n);
+void member_history_end(members_t *self, memberset_t *set, uint64_t req, const env_t *e);
+/* 1 while m's first waiting join waits for its history answer: live group
+ * messages are in its replay, not for it now. */
+int  member_resuming(const member_t *m);
 /* The session ends: every membership goes, no answers. */
 void member_drop_all(members_t *self, memberset_t *set);
 

@@ -6,8 +6,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "auth.h"
 #include "client_json.h"
 #include "log.h"
+
+_Static_assert(CJ_CODE_COUNT <= 16, "metrics.h: M_ERR_BASE has 16 slots");
+_Static_assert(AUTH_VERDICTS <= 12, "metrics.h: M_AUTH_BASE has 12 slots");
 
 
 static int64_t (*s_rows)[M_COUNT];  /* slots + 1 rows; the last is the supervisor's */
@@ -52,6 +56,7 @@ metrics_refused(int status)
     case 403: metrics_inc(M_REFUSED_403); break;
     case 404: metrics_inc(M_REFUSED_404); break;
     case 426: metrics_inc(M_REFUSED_426); break;
+    case 429: metrics_inc(M_REFUSED_429); break;
     case 431: metrics_inc(M_REFUSED_431); break;
     case 503: metrics_inc(M_REFUSED_503); break;
     default:  metrics_inc(M_REFUSED_OTHER); break;
@@ -113,7 +118,8 @@ metrics_render(buf_t *b, int bus_up)
 {
     static const struct { metric_t m; const char *status; } refused[] = {
         { M_REFUSED_400, "400" }, { M_REFUSED_401, "401" }, { M_REFUSED_403, "403" },
-        { M_REFUSED_404, "404" }, { M_REFUSED_426, "426" }, { M_REFUSED_431, "431" },
+        { M_REFUSED_404, "404" }, { M_REFUSED_426, "426" }, { M_REFUSED_429, "429" },
+        { M_REFUSED_431, "431" },
         { M_REFUSED_503, "503" }, { M_REFUSED_OTHER, "other" },
     };
     static const struct { metric_t m; const char *label; } routed[] = {
@@ -131,6 +137,12 @@ metrics_render(buf_t *b, int bus_up)
           "Sessions closed with 4001 by a newer login of the same user." },
         { M_WORKER_RESTARTS, "zwsd_worker_restarts_total", "Worker processes respawned." },
         { M_BROKER_RESTARTS, "zwsd_broker_restarts_total", "Embedded broker processes respawned." },
+        { M_TOKEN_EXPIRED, "zwsd_token_expiry_closes_total",
+          "Sessions closed with 4003 because their token expired." },
+        { M_TOKEN_REFRESHED, "zwsd_token_refreshes_total", "Refresh frames accepted." },
+    }, limits[] = {
+        { M_LIMIT_PER_IP, "per_ip", NULL }, { M_LIMIT_CONNS, "max_conns", NULL },
+        { M_LIMIT_DROPPED, "dropped", NULL }, { M_LIMIT_HS_TIMEOUT, "handshake_timeout", NULL },
     };
     long long v;
 #define S(...) if (buf_appendf(b, __VA_ARGS__) < 0) return -1
@@ -166,6 +178,18 @@ metrics_render(buf_t *b, int bus_up)
     for (int code = 1; code < CJ_CODE_COUNT; code++)
         S("zwsd_errors_total{code=\"%s\"} %lld\n", cj_code_name((cj_code_t)code),
           (long long)metrics_sum((metric_t)(M_ERR_BASE + code)));
+    if (s_family(b, "zwsd_auth_refusals_total", "counter",
+                 "Handshakes refused by JWT authentication, by reason.") < 0)
+        return -1;
+    for (int av = 1; av < AUTH_VERDICTS; av++)
+        S("zwsd_auth_refusals_total{reason=\"%s\"} %lld\n", auth_name((auth_verdict_t)av),
+          (long long)metrics_sum((metric_t)(M_AUTH_BASE + av)));
+    if (s_family(b, "zwsd_limit_refusals_total", "counter",
+                 "Connections refused or closed by a connection limit, by limit.") < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
+        S("zwsd_limit_refusals_total{limit=\"%s\"} %lld\n", limits[i].name,
+          (long long)metrics_sum(limits[i].m));
     for (size_t i = 0; i < sizeof simple / sizeof *simple; i++) {
         if (s_family(b, simple[i].name, "counter", simple[i].help) < 0)
             return -1;

@@ -19,15 +19,22 @@ typedef enum {
     M_SESSIONS,             /* gauge: upgraded sessions */
     M_HANDSHAKES_OK,
     M_REFUSED_400, M_REFUSED_401, M_REFUSED_403, M_REFUSED_404,
-    M_REFUSED_426, M_REFUSED_431, M_REFUSED_503, M_REFUSED_OTHER,
+    M_REFUSED_426, M_REFUSED_429, M_REFUSED_431, M_REFUSED_503, M_REFUSED_OTHER,
     M_FRAMES_IN, M_FRAMES_OUT,
     M_ROUTED_CHAT, M_ROUTED_GROUP, M_ROUTED_BCAST,
     M_ACK_DELIVERED, M_ACK_OFFLINE, M_ACK_SENT, M_ACK_UNAVAILABLE,
     M_ACK_JOINED, M_ACK_LEFT,
-    M_ERR_BASE,             /* + cj_code_t: errors by code (10 slots) */
-    M_CLOSE_SLOW = M_ERR_BASE + 10,
+    M_ERR_BASE,             /* + cj_code_t: errors by code (16 slots) */
+    M_CLOSE_SLOW = M_ERR_BASE + 16,
     M_CLOSE_RATE,
     M_KICKED,
+    M_AUTH_BASE,            /* + auth_verdict_t: handshakes refused by auth (12 slots) */
+    M_LIMIT_PER_IP = M_AUTH_BASE + 12,  /* refused: --max-conns-per-ip (429) */
+    M_LIMIT_CONNS,          /* refused: --max-conns (503) */
+    M_LIMIT_DROPPED,        /* over a limit, closed without an answer */
+    M_LIMIT_HS_TIMEOUT,     /* no complete request head within --handshake-timeout */
+    M_TOKEN_EXPIRED,        /* sessions closed with 4003 */
+    M_TOKEN_REFRESHED,      /* refresh frames accepted */
     M_WORKER_RESTARTS,      /* supervisor row */
     M_BROKER_RESTARTS,      /* supervisor row */
     M_BUS_UP,               /* gauge per worker: 1 when the broker answers */

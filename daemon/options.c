@@ -9,10 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
+#include "curve.h"
 #include "version.h"
 
 typedef int (*opt_set_fn)(options_t *o, const char *v);
+
+/* Why the last setter refused its value, when it knows more than "invalid"
+ * (a key file); printed after the one error line's option name. */
+static char s_why[160];
 
 typedef struct {
     const char *name;
@@ -74,6 +80,16 @@ s_broker(options_t *o, const char *v)
     }
     return 0;
 }
+/* Both files must be certificates, the first with its secret key, now
+ * (each worker loads them again at its start). */
+static int
+s_broker_curve(options_t *o, const char *v)
+{
+    static curve_client_t keys;         /* a secret: not on the stack */
+    int rc = curve_client_load(v, &keys, s_why, sizeof s_why);
+    explicit_bzero(&keys, sizeof keys);
+    return rc < 0 ? -1 : s_copy(o->broker_curve, sizeof o->broker_curve, v);
+}
 static int s_runtime(options_t *o, const char *v)
 { return *v == '/' ? s_copy(o->runtime_dir, sizeof o->runtime_dir, v) : -1; }
 static int s_max_message(options_t *o, const char *v)
@@ -114,9 +130,54 @@ static int s_bus_hwm(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 1, 100000000, &n)) return -1; o->bus_hwm = (int)n; return 0; }
 static int s_bus_batch(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 0, 100000, &n)) return -1; o->bus_batch_us = (int)n; return 0; }
+static int s_hist_size(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 0, 1000000, &n)) return -1; o->history_size = (int)n; return 0; }
+static int s_hist_ttl(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 1, 86400, &n)) return -1; o->history_ttl = (int)n; return 0; }
+/* 128 KiB (history.h HIST_MEM_MIN) to 1 TiB */
+static int s_hist_mem(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 131072, 1LL << 40, &n)) return -1; o->history_memory = (size_t)n; return 0; }
 static int s_shutdown(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 1, 3600, &n)) return -1; o->shutdown_timeout = (int)n; return 0; }
 static int s_config(options_t *o, const char *v) { return s_copy(o->config, sizeof o->config, v); }
+
+/* A JWT key file must hold a key auth.c accepts, now (workers read it
+ * again at their start and on reload). */
+static int
+s_jwt_file(char *dst, size_t len, auth_kind_t kind, const char *v)
+{
+    char why[128];
+    auth_t *a = auth_load(kind, v, why, sizeof why);
+    if (!a) {
+        snprintf(s_why, sizeof s_why, "%s", why);
+        return -1;
+    }
+    auth_destroy(&a);
+    return s_copy(dst, len, v);
+}
+static int s_jwt_secret(options_t *o, const char *v)
+{ return s_jwt_file(o->jwt_secret_file, sizeof o->jwt_secret_file, AUTH_SECRET, v); }
+static int s_jwt_pubkey(options_t *o, const char *v)
+{ return s_jwt_file(o->jwt_public_key_file, sizeof o->jwt_public_key_file, AUTH_PUBLIC_KEY, v); }
+static int s_jwt_leeway(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 0, 600, &n)) return -1; o->jwt_leeway = (int)n; return 0; }
+static int
+s_origins(options_t *o, const char *v)
+{
+    char buf[sizeof o->allowed_origins];
+    const char *list[OPTIONS_ORIGINS_MAX];
+    if (options_split_origins(v, buf, sizeof buf, list, OPTIONS_ORIGINS_MAX) < 0)
+        return -1;
+    return s_copy(o->allowed_origins, sizeof o->allowed_origins, v);
+}
+static int s_hs_timeout(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 1, 3600, &n)) return -1; o->handshake_timeout = (int)n; return 0; }
+static int s_max_head(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 1024, 65536, &n)) return -1; o->max_head = (size_t)n; return 0; }
+static int s_per_ip(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 0, 1048576, &n)) return -1; o->max_conns_per_ip = (int)n; return 0; }
+static int s_max_conns(options_t *o, const char *v)
+{ long long n; if (s_parse_size(v, 0, 1048576, &n)) return -1; o->max_conns = (int)n; return 0; }
 static int s_verbose(options_t *o, const char *v)
 { long long n; if (!v) { o->verbose++; return 0; } if (s_parse_size(v, 0, 9, &n)) return -1; o->verbose = (int)n; return 0; }
 
@@ -124,6 +185,7 @@ static const opt_def_t s_opts[] = {
     { "listen", 1, s_listen, "ADDR:PORT", "WebSocket listener (default 0.0.0.0:8080)" },
     { "workers", 1, s_workers, "N", "worker processes (default: number of cores)" },
     { "broker", 1, s_broker, "PUB,SUB", "external broker endpoints (default: embedded broker)" },
+    { "broker-curve", 1, s_broker_curve, "CERT,BROKER_CERT", "CURVE to the external broker: our secret certificate, its public one" },
     { "runtime-dir", 1, s_runtime, "DIR", "ipc sockets and lock file (default /run/zwsd)" },
     { "max-message", 1, s_max_message, "BYTES", "largest client message (default 65536)" },
     { "sessions", 1, s_sessions, "single|multi", "sessions per user (default single)" },
@@ -135,7 +197,18 @@ static const opt_def_t s_opts[] = {
     { "max-outbound", 1, s_max_out, "BYTES", "outbound queue per connection before close 4008 (default 1048576)" },
     { "bus-hwm", 1, s_bus_hwm, "N", "messages ZeroMQ queues per peer on the bus (default 100000)" },
     { "bus-batch-us", 1, s_bus_batch, "US", "hold bus messages up to US microseconds to send them in bursts (default 200)" },
+    { "history-size", 1, s_hist_size, "N", "embedded broker: messages kept per user and group stream, 0 = none (default 100)" },
+    { "history-ttl", 1, s_hist_ttl, "SEC", "embedded broker: how long a message is kept, 1-86400 (default 300)" },
+    { "history-memory", 1, s_hist_mem, "BYTES", "embedded broker: memory for all history (default 67108864)" },
     { "shutdown-timeout", 1, s_shutdown, "SEC", "graceful stop deadline (default 10)" },
+    { "jwt-secret-file", 1, s_jwt_secret, "FILE", "require JWTs signed HS256 with this secret (default: auth off)" },
+    { "jwt-public-key-file", 1, s_jwt_pubkey, "FILE", "require JWTs signed RS256/ES256, verified with this PEM public key" },
+    { "jwt-leeway", 1, s_jwt_leeway, "SEC", "clock skew allowed on exp and nbf (default 30)" },
+    { "allowed-origins", 1, s_origins, "LIST", "comma-separated Origins allowed to connect, * = any (default *)" },
+    { "handshake-timeout", 1, s_hs_timeout, "SEC", "time for a client to send its request head (default 10)" },
+    { "max-head", 1, s_max_head, "BYTES", "largest request head, then 431 (default 8192)" },
+    { "max-conns-per-ip", 1, s_per_ip, "N", "connections per client address per worker, then 429; 0 = off (default 256)" },
+    { "max-conns", 1, s_max_conns, "N", "connections per worker, then 503 (default: from the open-file limit)" },
     { "config", 1, s_config, "FILE", "read options from FILE (name = value lines)" },
     { "verbose", 2, s_verbose, NULL, NULL },    /* -v; "verbose = N" in a config file */
 };
@@ -173,6 +246,14 @@ s_defaults(options_t *o)
     o->shutdown_timeout = 10;
     o->bus_hwm = 100000;
     o->bus_batch_us = 200;
+    o->history_size = 100;
+    o->history_ttl = 300;
+    o->history_memory = (size_t)64 << 20;
+    o->jwt_leeway = 30;
+    strcpy(o->allowed_origins, "*");
+    o->handshake_timeout = 10;
+    o->max_head = 8192;
+    o->max_conns_per_ip = 256;
 }
 
 static void
@@ -228,9 +309,10 @@ s_file_entry(void *arg, const config_entry_t *e)
     /* validated even when the command line overrides it: a bad value
      * anywhere is an error */
     options_t tmp = *f->o;
+    s_why[0] = '\0';
     if (d->set(&tmp, e->value) < 0) {
-        fprintf(stderr, "zwsd: %s:%d: invalid value '%s' for option '%s'\n", f->path, e->line,
-                e->value ? e->value : "", e->name);
+        fprintf(stderr, "zwsd: %s:%d: invalid value '%s' for option '%s'%s%s\n", f->path, e->line,
+                e->value ? e->value : "", e->name, s_why[0] ? ": " : "", s_why);
         return -1;
     }
     if (!(f->cli_mask & (1ULL << idx)))
@@ -292,12 +374,32 @@ static size_t s_ncli;
 static int
 s_apply_cli(options_t *o)
 {
-    for (size_t i = 0; i < s_ncli; i++)
+    for (size_t i = 0; i < s_ncli; i++) {
+        s_why[0] = '\0';
         if (s_cli[i].def->set(o, s_cli[i].val) < 0) {
-            fprintf(stderr, "zwsd: invalid value '%s' for option --%s\n",
-                    s_cli[i].val ? s_cli[i].val : "", s_cli[i].def->name);
+            fprintf(stderr, "zwsd: invalid value '%s' for option --%s%s%s\n",
+                    s_cli[i].val ? s_cli[i].val : "", s_cli[i].def->name, s_why[0] ? ": " : "",
+                    s_why);
             return OPT_USAGE;
         }
+    }
+    return OPT_RUN;
+}
+
+/* Settings that are each valid but not together. OPT_RUN or OPT_USAGE. */
+static int
+s_check(const options_t *o)
+{
+    if (o->broker_curve[0] && !o->broker_pub[0]) {
+        fprintf(stderr, "zwsd: --broker-curve needs an external broker (--broker tcp://...): "
+                "the embedded broker's ipc:// sockets are guarded by the runtime directory's "
+                "mode 0700\n");
+        return OPT_USAGE;
+    }
+    if (o->jwt_secret_file[0] && o->jwt_public_key_file[0]) {
+        fprintf(stderr, "zwsd: --jwt-secret-file and --jwt-public-key-file exclude each other\n");
+        return OPT_USAGE;
+    }
     return OPT_RUN;
 }
 
@@ -349,9 +451,10 @@ options_load(options_t *o, int argc, char **argv)
             return OPT_USAGE;
         }
         const char *val = c == 'v' ? NULL : optarg;
+        s_why[0] = '\0';
         if (d->set(&check, val) < 0) {
-            fprintf(stderr, "zwsd: invalid value '%s' for option --%s\n", val ? val : "",
-                    d->name);
+            fprintf(stderr, "zwsd: invalid value '%s' for option --%s%s%s\n", val ? val : "",
+                    d->name, s_why[0] ? ": " : "", s_why);
             return OPT_USAGE;
         }
         if (s_ncli == sizeof s_cli / sizeof *s_cli) {
@@ -372,7 +475,7 @@ options_load(options_t *o, int argc, char **argv)
         if (s_load_file(o, o->config, mask) != OPT_RUN)
             return OPT_USAGE;
     }
-    if (s_apply_cli(o) != OPT_RUN)
+    if (s_apply_cli(o) != OPT_RUN || s_check(o) != OPT_RUN)
         return OPT_USAGE;
     o->from_cli = mask;
     s_default_runtime(o);
@@ -387,7 +490,7 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
     strcpy(fresh.config, cur->config);
     if (cur->config[0] && s_load_file(&fresh, cur->config, cur->from_cli) != OPT_RUN)
         return OPT_USAGE;
-    if (s_apply_cli(&fresh) != OPT_RUN)
+    if (s_apply_cli(&fresh) != OPT_RUN || s_check(&fresh) != OPT_RUN)
         return OPT_USAGE;
     s_default_runtime(&fresh);
     if (restart && len) {
@@ -396,9 +499,13 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
             { "listen", strcmp(fresh.listen, cur->listen) != 0 },
             { "workers", fresh.workers != cur->workers },
             { "broker", strcmp(fresh.broker_pub, cur->broker_pub) || strcmp(fresh.broker_sub, cur->broker_sub) },
+            { "broker-curve", strcmp(fresh.broker_curve, cur->broker_curve) != 0 },
             { "runtime-dir", strcmp(fresh.runtime_dir, cur->runtime_dir) != 0 },
             { "api-listen", strcmp(fresh.api_listen, cur->api_listen) != 0 },
             { "bus-hwm", fresh.bus_hwm != cur->bus_hwm },
+            { "history-size", fresh.history_size != cur->history_size },
+            { "history-ttl", fresh.history_ttl != cur->history_ttl },
+            { "history-memory", fresh.history_memory != cur->history_memory },
         };
         for (size_t i = 0; i < sizeof r / sizeof *r; i++)
             if (r[i].differs) {
@@ -411,9 +518,13 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
     fresh.workers = cur->workers;
     memcpy(fresh.broker_pub, cur->broker_pub, sizeof fresh.broker_pub);
     memcpy(fresh.broker_sub, cur->broker_sub, sizeof fresh.broker_sub);
+    memcpy(fresh.broker_curve, cur->broker_curve, sizeof fresh.broker_curve);
     memcpy(fresh.runtime_dir, cur->runtime_dir, sizeof fresh.runtime_dir);
     memcpy(fresh.api_listen, cur->api_listen, sizeof fresh.api_listen);
     fresh.bus_hwm = cur->bus_hwm;
+    fresh.history_size = cur->history_size;
+    fresh.history_ttl = cur->history_ttl;
+    fresh.history_memory = cur->history_memory;
     fresh.from_cli = cur->from_cli;
     *next = fresh;
     return OPT_RUN;
@@ -467,4 +578,33 @@ options_check_key_file(const char *path, char *why, size_t len)
     explicit_bzero(buf, sizeof buf);    /* a secret: no copy left on the stack */
     close(fd);
     return rc;
+}
+
+int
+options_split_origins(const char *list, char *buf, size_t buflen, const char **v, size_t max)
+{
+    size_t n = 0, used = 0;
+    const char *p = list;
+    for (;;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ","), k = len;
+        while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+            k--;
+        if (k == 0 || k > OPTIONS_ORIGIN_MAX || n == max || used + k + 1 > buflen)
+            return -1;
+        for (size_t i = 0; i < k; i++)
+            if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
+                return -1;
+        if (k == 1 && p[0] == '*') {
+            /* any origin: only on its own */
+            return n == 0 && !p[len] ? 0 : -1;
+        }
+        memcpy(buf + used, p, k);
+        buf[used + k] = '\0';
+        v[n++] = buf + used;
+        used += k + 1;
+        if (!p[len])
+            return (int)n;
+        p += len + 1;
+    }
 }

@@ -22,6 +22,8 @@ typedef struct {
     int    workers;                 /* --workers N */
     char   broker_pub[256];         /* --broker PUB,SUB; empty = embedded */
     char   broker_sub[256];
+    char   broker_curve[PATH_MAX];  /* --broker-curve SECRET_FILE,PUBLIC_FILE:
+                                     * CURVE keys for the bus (restart only) */
     char   runtime_dir[PATH_MAX];   /* --runtime-dir */
     size_t max_message;             /* --max-message BYTES */
     int    sessions_multi;          /* --sessions single|multi */
@@ -35,6 +37,20 @@ typedef struct {
     int    bus_hwm;                 /* --bus-hwm N: messages ZeroMQ queues per
                                      * peer on the bus (restart only) */
     int    bus_batch_us;            /* --bus-batch-us US: the bus's flush window */
+    /* history kept by the embedded broker (zwsd-broker(8)); restart only,
+     * and without effect with --broker (that broker has its own flags) */
+    int    history_size;            /* --history-size N: messages per stream */
+    int    history_ttl;             /* --history-ttl SEC */
+    size_t history_memory;          /* --history-memory BYTES, all streams */
+    /* who may connect (gate.h, auth.h); every one applies on reload */
+    char   jwt_secret_file[PATH_MAX];     /* --jwt-secret-file: HS256 */
+    char   jwt_public_key_file[PATH_MAX]; /* --jwt-public-key-file: RS256/ES256 */
+    int    jwt_leeway;              /* --jwt-leeway SEC: clock skew on exp, nbf */
+    char   allowed_origins[2048];   /* --allowed-origins LIST; "*" = any */
+    int    handshake_timeout;       /* --handshake-timeout SEC */
+    size_t max_head;                /* --max-head BYTES: request head */
+    int    max_conns_per_ip;        /* --max-conns-per-ip N, per worker; 0 = off */
+    int    max_conns;               /* --max-conns N, per worker; 0 = from the fd limit */
     char   config[PATH_MAX];        /* --config FILE */
     int    verbose;                 /* -v, repeatable */
     /* which options came from the command line (bit per option index) */
@@ -56,5 +72,15 @@ void options_endpoints(const options_t *o, char *pub, char *sub, size_t len);
  * there is a configuration error: exit 2). 0, or -1 with why filled. */
 #define OPTIONS_KEY_MAX 4096
 int  options_check_key_file(const char *path, char *why, size_t len);
+
+/* --allowed-origins: "*" alone (any origin: returns 0, nothing in v), or a
+ * comma-separated list of origins, each 1 to OPTIONS_ORIGIN_MAX bytes of
+ * visible ASCII, blanks around the commas ignored, at most max of them.
+ * Copies each, NUL-terminated, into buf and points v[i] at it; returns
+ * how many, or -1 when the list is invalid or does not fit. */
+#define OPTIONS_ORIGINS_MAX 64
+#define OPTIONS_ORIGIN_MAX  255
+int  options_split_origins(const char *list, char *buf, size_t buflen, const char **v,
+                           size_t max);
 
 #endif

@@ -5,6 +5,26 @@
 
 #include "clock.h"
 
+/* What a chat's copy needs besides q->mid and q->req, kept with q. */
+typedef struct {
+    int64_t  time;
+    uint32_t tlen, slen, mlen;          /* then receiver, sender, msg */
+} s_kept_t;
+
+static void
+s_keep(push_t *p, pq_t *q, const env_t *e)
+{
+    s_kept_t h = { e->time, e->to.n, e->sender.n, e->msg.n };
+    char *b = pending_keep(p->pending, q, sizeof h + h.tlen + h.slen + h.mlen);
+    if (!b)
+        return;                         /* no copy: silence stays unavailable */
+    memcpy(b, &h, sizeof h);
+    memcpy(b + sizeof h, e->to.p, h.tlen);
+    memcpy(b + sizeof h + h.tlen, e->sender.p, h.slen);
+    memcpy(b + sizeof h + h.tlen + h.slen, e->msg.p, h.mlen);
+    ack_copyable(&q->ack);
+}
+
 static pq_t *
 s_file(push_t *p, const push_waiter_t *wt, int64_t ms)
 {
@@ -49,6 +69,7 @@ push_message(push_t *p, env_kind_t kind, const char *target, size_t tlen, const 
         if (!(q = s_file(p, wt, PUSH_ACK_MS)))
             return -1;
         memcpy(q->mid, mid, mn + 1);
+        q->to_hash = pending_hash(target, tlen);
         e.origin = env_cstr(p->ids->origin);
         e.req = q->req;
     }
@@ -57,9 +78,40 @@ push_message(push_t *p, env_kind_t kind, const char *target, size_t tlen, const 
             pending_done(p->pending, q);
         return -1;
     }
-    if (q)
+    if (q) {
         ack_init(&q->ack, bus_seq(p->bus), *p->now, q->deadline);
+        s_keep(p, q, &e);
+        q->deadline = ack_wake(&q->ack, *p->now);
+    }
     return 0;
+}
+
+int
+push_retry(push_t *p, const pq_t *q)
+{
+    s_kept_t h;
+    if (!q->kept || q->kept_len < sizeof h)
+        return -1;
+    memcpy(&h, q->kept, sizeof h);
+    const char *to = q->kept + sizeof h;
+    char topic[TOPIC_MAX];
+    size_t tn = topic_make(topic, TOPIC_USER, to, h.tlen);
+    if (!tn)
+        return -1;
+    env_t e;
+    env_init(&e, ENV_CHAT);
+    e.mid = env_cstr(q->mid);
+    e.sender.p = to + h.tlen;
+    e.sender.n = h.slen;
+    e.to.p = to;
+    e.to.n = h.tlen;
+    e.msg.p = to + h.tlen + h.slen;
+    e.msg.n = h.mlen;
+    e.time = h.time;                    /* the same message: its createTime */
+    e.origin = env_cstr(p->ids->origin);
+    e.req = q->req;
+    e.retry = 1;
+    return bus_publish(p->bus, topic, tn, &e);
 }
 
 int
@@ -70,6 +122,8 @@ push_query(push_t *p, env_kind_t kind, const env_str_t *users, size_t n, const p
     pq_t *q = s_file(p, wt, PUSH_QUERY_MS);
     if (!q)
         return -1;
+    /* its longer timeout must not hold up the chats filed behind it */
+    pending_park(p->pending, q, q->deadline);
     env_t e;
     env_init(&e, kind);
     e.origin = env_cstr(p->ids->origin);
@@ -82,4 +136,29 @@ push_query(push_t *p, env_kind_t kind, const env_str_t *users, size_t n, const p
         return -1;
     }
     return 0;
+}
+
+uint64_t
+push_history(push_t *p, const char *stream, size_t slen, const char *since,
+             const push_waiter_t *wt)
+{
+    if (!bus_up(p->bus))
+        return 0;
+    pq_t *q = s_file(p, wt, PUSH_HISTORY_MS);
+    if (!q)
+        return 0;
+    pending_park(p->pending, q, q->deadline);
+    env_t e;
+    env_init(&e, ENV_HISTORY);
+    e.origin = env_cstr(p->ids->origin);
+    e.req = q->req;
+    e.stream.p = stream;
+    e.stream.n = (uint32_t)slen;
+    e.since = env_cstr(since);
+    uint64_t req = q->req;
+    if (bus_publish(p->bus, "s|", 2, &e) < 0) {
+        pending_done(p->pending, q);
+        return 0;
+    }
+    return req;
 }

@@ -18,7 +18,7 @@
 #include "idgen.h"
 #include "pending.h"
 
-#define PUSH_ACK_MS   900       /* delivered/offline within 1 s */
+#define PUSH_ACK_MS   900       /* an answer within 1 s of the send */
 #define PUSH_QUERY_MS 1000
 
 typedef struct {
@@ -41,10 +41,21 @@ typedef struct {
 /* A chat (target = receiver), group (target = group) or broadcast (target
  * NULL, tlen 0) from sender, msg being valid JSON text. mid (IDGEN_LEN
  * bytes) receives the message id. A chat with a waiter is filed with an ack
- * deadline of PUSH_ACK_MS. */
+ * deadline of PUSH_ACK_MS, and keeps what a copy of it needs (pending_keep;
+ * without memory for it the chat simply gets no copy). */
 int push_message(push_t *p, env_kind_t kind, const char *target, size_t tlen,
                  const char *sender, size_t slen, const char *msg, size_t msg_len, char *mid,
                  const push_waiter_t *waiter);
+/* The copy of a filed chat (ack.h's ACK_RETRY): the same envelope, same mid,
+ * req and time, marked retry. 0 once ZeroMQ took it, -1 otherwise. */
+int push_retry(push_t *p, const pq_t *q);
+/* A history query (ENVELOPE.md) for stream (a topic: "u:bob|", "g:team|"),
+ * with since ("EPOCH:SEQ", checked by the caller) or NULL for the stream's
+ * position only; answered by items and an end matched by the request
+ * number it returns (0: not sent). */
+#define PUSH_HISTORY_MS 3000
+uint64_t push_history(push_t *p, const char *stream, size_t slen, const char *since,
+                      const push_waiter_t *waiter);
 /* ENV_ONLINE or ENV_PRESENCE (users) to the broker. */
 int push_query(push_t *p, env_kind_t kind, const env_str_t *users, size_t n,
                const push_waiter_t *waiter);

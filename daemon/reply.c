@@ -17,6 +17,7 @@ static const char *s_reasons[CJ_CODE_COUNT] = {
     [CJ_RATE_LIMITED] = "rate limit exceeded",
     [CJ_UNSUPPORTED] = "binary frames are not supported",
     [CJ_UNAVAILABLE] = "the broker cannot be reached; the message was not sent",
+    [CJ_UNAUTHORIZED] = "token refused",
 };
 
 cj_str_t
@@ -40,10 +41,17 @@ reply_error(conns_t *cs, conn_t *c, cj_code_t code, const char *reason, cj_str_t
 void
 reply_ack(conns_t *cs, conn_t *c, cj_str_t id, const char *mid, const char *status)
 {
+    reply_ack_at(cs, c, id, mid, status, NULL);
+}
+
+void
+reply_ack_at(conns_t *cs, conn_t *c, cj_str_t id, const char *mid, const char *status,
+             const cj_pos_t *pos)
+{
     if (!id.p)
         return;
     s_ctl.len = 0;
-    if (cj_render_ack(&s_ctl, id, mid, status) == 0)
+    if (cj_render_ack_at(&s_ctl, id, mid, status, pos) == 0)
         conn_send_text(cs, c, s_ctl.data, s_ctl.len);
 }
 

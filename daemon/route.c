@@ -149,3 +149,35 @@ routes_users(routes_t *self)
 {
     return self->users;
 }
+
+void
+route_epoch(route_t *r, const char *epoch, size_t n)
+{
+    if (!epoch || n == 0 || n > VALID_EPOCH_MAX)
+        return;
+    if (n == r->epoch_len && !memcmp(r->epoch, epoch, n))
+        return;
+    memcpy(r->epoch, epoch, n);
+    r->epoch[n] = '\0';
+    r->epoch_len = (uint8_t)n;
+    r->epoch_gen++;
+}
+
+int
+route_pos_take(const route_t *r, route_pos_t *pos, uint64_t seq)
+{
+    if (seq == 0)
+        return 1;
+    if (pos->gen == r->epoch_gen && seq <= pos->seq)
+        return 0;
+    pos->seq = seq;
+    pos->gen = r->epoch_gen;
+    return 1;
+}
+
+void
+route_pos_set(const route_t *r, route_pos_t *pos, uint64_t seq)
+{
+    pos->seq = seq;
+    pos->gen = r->epoch_gen;
+}

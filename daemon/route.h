@@ -19,6 +19,7 @@
 #include "bus.h"
 #include "list.h"
 #include "topic.h"
+#include "valid.h"
 
 typedef struct routes routes_t;
 
@@ -34,7 +35,20 @@ typedef struct route {
     char      topic[TOPIC_MAX]; /* "u:bob|", NUL-terminated */
     char      name[65];         /* "bob" */
     uint8_t   nlen;
+    /* the stream's epoch as the last message or history answer gave it;
+     * epoch_gen counts its changes, so a member's position (route_pos_t)
+     * taken under an older epoch is known stale */
+    uint8_t   epoch_len;
+    uint32_t  epoch_gen;
+    char      epoch[VALID_EPOCH_MAX + 1];
 } route_t;
+
+/* A member's place in its route's stream: the highest seq it was given,
+ * under which epoch generation. */
+typedef struct {
+    uint64_t  seq;
+    uint32_t  gen;
+} route_pos_t;
 
 routes_t *routes_new(bus_t *bus, const int64_t *now);
 void      routes_destroy(routes_t **self_p);
@@ -47,5 +61,15 @@ route_t  *route_probe_back(routes_t *self, uint64_t req, const char *topic, size
 void      route_reprobe(routes_t *self, route_t *r);
 void      route_tick(routes_t *self);       /* re-send probes */
 size_t    routes_users(routes_t *self);
+
+/* History (zwsd-protocol(7) "History and recovery"), pure on the route: */
+/* The stream's epoch is now epoch[0..n) (from a message or an answer). */
+void      route_epoch(route_t *r, const char *epoch, size_t n);
+/* May a member at *pos take message seq of the current epoch? Never one at
+ * or below what it had under the same epoch (no duplicate); *pos moves on
+ * when it may. seq 0 (an unnumbered message): always, *pos untouched. */
+int       route_pos_take(const route_t *r, route_pos_t *pos, uint64_t seq);
+/* *pos is seq under the current epoch. */
+void      route_pos_set(const route_t *r, route_pos_t *pos, uint64_t seq);
 
 #endif

@@ -14,6 +14,7 @@ struct sessions {
     routes_t        *routes;
     members_t       *members;
     bus_t           *bus;
+    push_t          *push;
     idgen_t         *ids;
     const options_t *opt;
     link_t           all;
@@ -22,13 +23,13 @@ struct sessions {
 };
 
 sessions_t *
-sessions_new(conns_t *conns, routes_t *routes, members_t *members, bus_t *bus, idgen_t *ids,
-             const options_t *opt)
+sessions_new(conns_t *conns, routes_t *routes, members_t *members, bus_t *bus, push_t *push,
+             idgen_t *ids, const options_t *opt)
 {
     sessions_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (sessions_t){ conns, routes, members, bus, ids, opt, { NULL, NULL }, 0, { 0 } };
+    *self = (sessions_t){ conns, routes, members, bus, push, ids, opt, { NULL, NULL }, 0, { 0 } };
     list_init(&self->all);
     return self;
 }
@@ -87,10 +88,10 @@ s_kick(sessions_t *self, session_t *s)
 }
 
 static void
-s_open(sessions_t *self, session_t *s)
+s_welcome(sessions_t *self, session_t *s, const cj_pos_t *pos)
 {
     self->welcome.len = 0;
-    if (cj_render_welcome(&self->welcome, s->user->name, s->id) < 0) {
+    if (cj_render_welcome_at(&self->welcome, s->user->name, s->id, pos) < 0) {
         conn_drop(self->conns, s->conn);
         return;
     }
@@ -99,12 +100,59 @@ s_open(sessions_t *self, session_t *s)
         s_publish_kick(self, s);        /* older logins elsewhere must go */
 }
 
+/* The route is live and the link up: ask where the stream stands (and
+ * for what a resume missed); the welcome follows the answer. Without a
+ * way to ask, welcome now, without a position. */
+static void
+s_open(sessions_t *self, session_t *s)
+{
+    if (s->hreq)
+        return;                         /* asked already */
+    push_waiter_t wt = { PQ_HISTORY, s->conn->io.fd, s->conn->io.gen, NULL, 0 };
+    s->hreq = push_history(self->push, s->user->topic, s->user->tlen, s->since, &wt);
+    free(s->since);
+    s->since = NULL;
+    if (!s->hreq)
+        s_welcome(self, s, NULL);
+}
+
+void
+session_history_item(sessions_t *self, conn_t *c, const char *frame, size_t n)
+{
+    session_t *s = c->sess;
+    if (s && s->hreq && conn_send_early(self->conns, c, frame, n) == 0)
+        metrics_inc(M_FRAMES_OUT);
+}
+
+void
+session_history_end(sessions_t *self, conn_t *c, const env_t *e)
+{
+    session_t *s = c->sess;
+    if (!s || !s->hreq || c->state != CONN_PENDING)
+        return;
+    s->hreq = 0;
+    if (!e) {
+        log_info("session %s of %s: no history answer in time, closing 1013", s->id,
+                 s->user->name);
+        conn_close(self->conns, c, 1013, "try again later");
+        return;
+    }
+    route_epoch(s->user, e->epoch.p, e->epoch.n);
+    route_pos_set(s->user, &s->pos, e->seq);
+    cj_pos_t pos = { e->seq, { s->user->epoch, s->user->epoch_len }, e->recovered, e->missed, 0 };
+    if (!e->epoch.p || s->user->epoch_len == 0)
+        pos = CJ_POS_NONE;
+    s_welcome(self, s, &pos);
+}
+
 int
-session_attach(sessions_t *self, conn_t *c, const char *user)
+session_attach(sessions_t *self, conn_t *c, const char *user, const char *since)
 {
     session_t *s = calloc(1, sizeof *s);
     route_t *r = s ? route_ref(self->routes, TOPIC_USER, user, strlen(user)) : NULL;
-    if (!r) {
+    if (!r || (since && !(s->since = strdup(since)))) {
+        if (r)
+            route_release(self->routes, r);
         free(s);
         return -1;
     }
@@ -148,6 +196,7 @@ session_detach(sessions_t *self, conn_t *c)
     self->count--;
     metrics_dec(M_SESSIONS);
     route_release(self->routes, r);
+    free(s->since);
     free(s);
     c->sess = NULL;
 }

@@ -112,8 +112,14 @@ s_child_exec(sup_t *s, child_t *ch)
         prctl(PR_SET_NAME, "zwsd-broker");
         log_set_role("zwsd-broker");
         /* a respawned broker warms up: workers are replaying subscriptions */
-        exit(broker_run(s->pub, s->sub, s->broker_starts > 1 ? BROKER_WARMUP_MS : 0,
-                        s->opt->bus_hwm));
+        broker_cfg_t bc;
+        broker_cfg_default(&bc, s->pub, s->sub);
+        bc.warmup_ms = s->broker_starts > 1 ? BROKER_WARMUP_MS : 0;
+        bc.hwm = s->opt->bus_hwm;
+        bc.history_size = (uint32_t)s->opt->history_size;
+        bc.history_ttl_ms = (int64_t)s->opt->history_ttl * 1000;
+        bc.history_memory = s->opt->history_memory;
+        exit(broker_run(&bc));
     }
     prctl(PR_SET_NAME, "zwsd-worker");
     log_set_role("zwsd-worker");
@@ -131,6 +137,12 @@ s_child_exec(sup_t *s, child_t *ch)
         /* it was fine when the options were parsed, and has changed since:
          * a configuration error (exit 2), which is not respawned */
         log_errx("--api-key-file %s: %s", cfg.opt.api_key_file, why);
+        exit(2);
+    }
+    char cwhy[PATH_MAX + 128];
+    if (cfg.opt.broker_curve[0]
+        && curve_client_load(cfg.opt.broker_curve, &cfg.curve, cwhy, sizeof cwhy) < 0) {
+        log_errx("--broker-curve %s", cwhy);      /* as for the API key: exit 2 */
         exit(2);
     }
     exit(worker_run(&cfg));
@@ -437,6 +449,28 @@ s_raise_nofile(void)
     log_info("open-file limit %llu per process", (unsigned long long)rl.rlim_cur);
 }
 
+/* Whether the link to an external broker is CURVE, and with which key:
+ * the one whose certificate the broker's --curve-allow directory needs. */
+static void
+s_log_curve(const options_t *opt, int embedded)
+{
+    static curve_client_t keys;         /* a secret: not on the stack */
+    char why[PATH_MAX + 128], key[CURVE_TXT_LEN + 1];
+    if (!opt->broker_curve[0]) {
+        if (!embedded)
+            log_info("broker link: plain ZeroMQ (no --broker-curve): unauthenticated, "
+                     "unencrypted");
+        return;
+    }
+    if (curve_client_load(opt->broker_curve, &keys, why, sizeof why) < 0) {
+        log_warnx("--broker-curve %s", why);    /* the workers will say so and exit 2 */
+        return;
+    }
+    curve_key_txt(keys.self.public_key, key);
+    explicit_bzero(&keys, sizeof keys);
+    log_info("broker link: CURVE, this host's public key %s", key);
+}
+
 int
 supervisor_run(options_t *opt)
 {
@@ -450,7 +484,14 @@ supervisor_run(options_t *opt)
     log_info("zwsd starting: listen %s, %d workers, api %s, %s broker %s %s, bus hwm %d",
              opt->listen, opt->workers, opt->api_listen, embedded ? "embedded" : "external",
              s.pub, s.sub, opt->bus_hwm);
-    log_info("auth off: no JWT secret configured; any userId may connect");
+    s_log_curve(opt, embedded);
+    if (opt->jwt_secret_file[0] || opt->jwt_public_key_file[0])
+        log_info("auth on: clients need a JWT verified with %s %s, leeway %d s",
+                 opt->jwt_secret_file[0] ? "the HS256 secret in" : "the public key in",
+                 opt->jwt_secret_file[0] ? opt->jwt_secret_file : opt->jwt_public_key_file,
+                 opt->jwt_leeway);
+    else
+        log_info("auth off: no JWT key configured; any userId may connect");
     s_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
 

@@ -20,6 +20,8 @@
 #include "clock.h"
 #include "conn.h"
 #include "deliver.h"
+#include "gate.h"
+#include "handshake.h"
 #include "log.h"
 #include "member.h"
 #include "metrics.h"
@@ -53,7 +55,7 @@ typedef struct acceptor {
     int           fd;
     uint64_t      tag;              /* epoll data: tag | fd */
     const char   *what;             /* for log lines */
-    void        (*take)(void *arg, int fd);
+    void        (*take)(void *arg, int fd, const struct sockaddr *peer, socklen_t len);
     void         *arg;
     int           paused;
     int           episode;          /* paused since the last accept that worked */
@@ -79,6 +81,7 @@ struct core {
     routes_t   *routes;
     members_t  *members;
     sessions_t *sessions;
+    gate_t     *gate;               /* limits, origins, JWT, token deadlines */
     pending_t  *pending;
     push_t      push;
     client_t    client;
@@ -96,10 +99,12 @@ static void
 s_accept(worker_t *w, acceptor_t *a)
 {
     while (!w->stopping && !w->draining && !a->paused) {
-        int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(a->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             a->episode = 0;
-            a->take(a->arg, fd);
+            a->take(a->arg, fd, (struct sockaddr *)&peer, plen);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -131,15 +136,21 @@ s_accept_resume(worker_t *w, acceptor_t *a)
         s_accept(w, a);
 }
 
+/* The per-address and per-worker limits are the gate's. */
 static void
-s_take_conn(void *arg, int fd)
+s_take_conn(void *arg, int fd, const struct sockaddr *peer, socklen_t len)
 {
-    conn_accept(arg, fd);
+    struct core *k = ((worker_t *)arg)->core;
+    conn_t *c = conn_accept(k->conns, fd);
+    if (c)
+        gate_accept(k->gate, k->conns, c, peer, len);
 }
 
 static void
-s_take_api(void *arg, int fd)
+s_take_api(void *arg, int fd, const struct sockaddr *peer, socklen_t len)
 {
+    (void)peer;
+    (void)len;
     api_take(*(api_t **)arg, fd);
 }
 
@@ -152,10 +163,18 @@ s_epoll_add(worker_t *w, int fd, uint32_t events, uint64_t tag)
 
 /* ---- the callbacks that wire the modules ------------------------------ */
 
+/* The gate first (limits, then the JWT): a refusal is answered instead of
+ * the 101; an admitted session carries its token's deadline. */
 static int
-s_on_upgrade(void *arg, conn_t *c, const char *user)
+s_on_upgrade(void *arg, conn_t *c, conn_upgrade_t *u)
 {
-    return session_attach(((worker_t *)arg)->core->sessions, c, user);
+    struct core *k = ((worker_t *)arg)->core;
+    int64_t deadline;
+    if (gate_upgrade(k->gate, c, u, &deadline))
+        return 1;
+    if (session_attach(k->sessions, c, u->user, u->since) < 0)
+        return -1;
+    return gate_start(k->gate, &c->sess->ticket, c, deadline);
 }
 
 static void
@@ -173,7 +192,16 @@ s_on_reject(void *arg, conn_t *c, const char *text, size_t len, int refused)
 static void
 s_on_closed(void *arg, conn_t *c)
 {
-    session_detach(((worker_t *)arg)->core->sessions, c);
+    struct core *k = ((worker_t *)arg)->core;
+    if (c->sess)
+        gate_forget(k->gate, &c->sess->ticket);
+    session_detach(k->sessions, c);
+}
+
+static void
+s_on_freed(void *arg, conn_t *c)
+{
+    gate_freed(((worker_t *)arg)->core->gate, c);
 }
 
 /* Completions for the API (deliver.h); arg is &w->api, NULL when off. */
@@ -193,6 +221,28 @@ static void
 s_api_presence_done(void *arg, int fd, uint32_t gen, const env_t *e)
 {
     api_presence_done(*(api_t **)arg, fd, gen, e);
+}
+
+static void
+s_api_history_item(void *arg, int fd, uint32_t gen, const char *frame, size_t n)
+{
+    api_history_item(*(api_t **)arg, fd, gen, frame, n);
+}
+
+static void
+s_api_history_done(void *arg, int fd, uint32_t gen, const env_t *e)
+{
+    api_history_done(*(api_t **)arg, fd, gen, e);
+}
+
+static int
+s_api_history(void *arg, const char *user, const char *since, int fd, uint32_t gen)
+{
+    worker_t *w = arg;
+    char topic[TOPIC_MAX];
+    size_t tn = topic_make(topic, TOPIC_USER, user, strlen(user));
+    push_waiter_t wt = { PQ_API_HISTORY, fd, gen, NULL, 0 };
+    return tn && push_history(&w->core->push, topic, tn, since, &wt) ? 0 : -1;
 }
 
 /* What the HTTP API asks of the core (api_events_t). */
@@ -289,6 +339,7 @@ s_reload(worker_t *w)
     while ((r = status_recv_options(w->cfg->status_fd, &next)) == 1) {
         *w->opt = next;
         log_set_verbosity(next.verbose);
+        gate_reload(w->core->gate);
         log_info("reloaded: max-message %zu, rate-limit %d, max-outbound %zu, max-groups %d",
                  next.max_message, next.rate_limit, next.max_outbound, next.max_groups);
     }
@@ -347,23 +398,35 @@ s_core_new(worker_t *w, struct core *k)
         rnd = (uint64_t)getpid() << 32 ^ (uint64_t)clock_wall_ms();
     snprintf(k->ids.origin, sizeof k->ids.origin, "%016llx", (unsigned long long)rnd);
 
-    conn_events_t ev = { s_on_upgrade, s_on_text, s_on_reject, s_on_closed, w };
+    conn_events_t ev = { .on_upgrade = s_on_upgrade, .on_text = s_on_text,
+                         .on_reject = s_on_reject, .on_closed = s_on_closed, .arg = w,
+                         .on_freed = s_on_freed };
+    char why[PATH_MAX + 200];
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+        rnd ^= (uint64_t)clock_now_us();
+    if (!(k->gate = gate_new(w->opt, w->conns_cap, rnd, why, sizeof why))) {
+        int config = errno == EINVAL;
+        log_errx("%s", why);
+        return config ? -2 : -1;
+    }
     bus_cfg_t bc = { w->cfg->pub_ep, w->cfg->sub_ep, k->ids.origin, &w->now, w->opt->bus_hwm,
-                     deliver_on_message, &k->deliver };
+                     deliver_on_message, &k->deliver, &w->cfg->curve };
     if (!(k->conns = conns_new(w->epfd, 0, w->conns_cap, w->opt, &w->now, &ev))
         || !(k->pending = pending_new()) || !(w->bus = bus_new(&bc))
         || !(k->routes = routes_new(w->bus, &w->now))
-        || !(k->members = members_new(k->routes, k->conns, &w->now))
-        || !(k->sessions = sessions_new(k->conns, k->routes, k->members, w->bus, &k->ids, w->opt)))
+        || !(k->members = members_new(k->routes, k->conns, &k->push, &w->now))
+        || !(k->sessions = sessions_new(k->conns, k->routes, k->members, w->bus, &k->push,
+                                        &k->ids, w->opt)))
         return -1;
     k->push = (push_t){ w->bus, k->pending, &k->ids, &w->now };
-    k->client = (client_t){ k->conns, k->members, &k->push, w->opt };
+    k->client = (client_t){ k->conns, k->members, &k->push, w->opt, k->gate };
+    conns_set_handshake(k->conns, gate_handshake(k->gate));
     k->deliver = (deliver_t){ .conns = k->conns, .sessions = k->sessions, .members = k->members,
                               .routes = k->routes, .bus = w->bus, .pending = k->pending,
                               .ids = &k->ids, .now = &w->now,
                               .api = { s_api_push_done, s_api_online_done, s_api_presence_done,
-                                       &w->api } };
-    k->ws_listener = (acceptor_t){ w->cfg->listen_fd, TAG_LISTEN, "accept", s_take_conn, k->conns,
+                                       s_api_history_item, s_api_history_done, &w->api } };
+    k->ws_listener = (acceptor_t){ w->cfg->listen_fd, TAG_LISTEN, "accept", s_take_conn, w,
                                    0, 0, 0 };
     k->api_listener = (acceptor_t){ w->cfg->api_fd, TAG_API, "api: accept", s_take_api, &w->api,
                                     0, 0, 0 };
@@ -374,6 +437,7 @@ static void
 s_core_destroy(worker_t *w, struct core *k)
 {
     conns_destroy(&k->conns);       /* sessions detach on the way out */
+    gate_destroy(&k->gate);         /* after the conns: each is uncounted */
     api_destroy(&w->api);
     sessions_destroy(&k->sessions);
     members_destroy(&k->members);
@@ -420,13 +484,19 @@ worker_run(worker_cfg_t *cfg)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
-    if (s_core_new(&w, &k) < 0) {
+    int setup = s_core_new(&w, &k);
+    if (setup < 0) {
+        if (setup == -2) {
+            rc = 2;                 /* a key file gone bad since it was checked */
+            goto done;
+        }
         log_errx("worker setup failed");
         goto done;
     }
     if (cfg->api_fd >= 0) {
         api_cfg_t ac = { w.epfd, TAG_APICONN, w.conns_cap, w.opt, &w.now,
-                         { s_api_push, s_api_query, s_api_bus_up, &w } };
+                         { .push = s_api_push, .query = s_api_query, .bus_up = s_api_bus_up,
+                           .history = s_api_history, .arg = &w } };
         if (!(w.api = api_new(&ac)) || s_epoll_add(&w, cfg->api_fd, EPOLLIN, TAG_API) < 0) {
             log_err("api setup");
             goto done;
@@ -475,12 +545,15 @@ worker_run(worker_cfg_t *cfg)
         members_tick(k.members);            /* joins not live in time */
         deliver_expire(&k.deliver);         /* acks and queries past due */
         conns_timers(k.conns);              /* handshake, pending, ping, linger */
+        gate_expire(k.gate, k.conns);       /* sessions whose token expired: 4003 */
         api_timers(w.api);
         s_log_online(&w);
         s_accept_resume(&w, &k.ws_listener);
         if (w.api)
             s_accept_resume(&w, &k.api_listener);
         bus_drain(w.bus);                   /* ZMQ_FD is edge-triggered */
+        if (deliver_confirmed(&k.deliver))  /* receipts leave before their chats */
+            bus_flush(w.bus, clock_now_us(), 0);
         conns_settle(k.conns);              /* deferred opens and closes */
         conns_flush(k.conns);               /* one write per conn per turn */
         api_flush(w.api);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "curve.h"
 #include "options.h"
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     int         status_fd;          /* to the supervisor: ready and counts */
     options_t   opt;
     char        pub_ep[256], sub_ep[256];
+    curve_client_t curve;           /* --broker-curve, loaded; .on = 0: none */
 } worker_cfg_t;
 
 int  worker_run(worker_cfg_t *cfg);

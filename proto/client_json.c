@@ -15,7 +15,7 @@ static const char *s_codes[CJ_CODE_COUNT] = {
     [CJ_UNKNOWN_TYPE] = "unknown_type", [CJ_NOT_MEMBER] = "not_member",
     [CJ_FORBIDDEN] = "forbidden", [CJ_TOO_MANY] = "too_many",
     [CJ_RATE_LIMITED] = "rate_limited", [CJ_UNSUPPORTED] = "unsupported",
-    [CJ_UNAVAILABLE] = "unavailable",
+    [CJ_UNAVAILABLE] = "unavailable", [CJ_UNAUTHORIZED] = "unauthorized",
 };
 
 const char *
@@ -31,11 +31,11 @@ cj_frame_clear(cj_frame_t *f)
 }
 
 /* The fields cj_parse() looks at, in the order of s_fields[]. */
-enum { F_ID, F_TYPE, F_RECEIVER, F_GROUP, F_MSG, F_USERS, F_COUNT };
+enum { F_ID, F_TYPE, F_RECEIVER, F_GROUP, F_MSG, F_USERS, F_TOKEN, F_SINCE, F_COUNT };
 
 static const char *const s_fields[F_COUNT] = {
     [F_ID] = "id", [F_TYPE] = "type", [F_RECEIVER] = "receiver", [F_GROUP] = "group",
-    [F_MSG] = "msg", [F_USERS] = "users",
+    [F_MSG] = "msg", [F_USERS] = "users", [F_TOKEN] = "token", [F_SINCE] = "since",
 };
 
 /* A short string field (id, target, user) into *out: when written without
@@ -133,6 +133,7 @@ s_type(js_span_t v)
     } types[] = {
         { "chat", 4, CJ_CHAT },   { "join", 4, CJ_JOIN },           { "leave", 5, CJ_LEAVE },
         { "group", 5, CJ_GROUP }, { "broadcast", 9, CJ_BROADCAST }, { "presence", 8, CJ_PRESENCE },
+        { "refresh", 7, CJ_REFRESH },
     };
     char t[9];
     ssize_t n = js_string(v, t, sizeof t);      /* -1: longer than any type, or a NUL */
@@ -177,6 +178,16 @@ cj_parse(const char *text, size_t len, cj_frame_t *f)
             return CJ_BAD_REQUEST;
         return s_msg(f, fl[F_MSG].val);
     case CJ_JOIN:
+        if (fl[F_SINCE].val.type != JS_INVALID) {
+            /* "EPOCH:SEQ" (zwsd-protocol(7) "History and recovery") */
+            const char *ep;
+            size_t el;
+            uint64_t seq;
+            if (s_short(f, &used, fl[F_SINCE].val, VALID_EPOCH_MAX + 21, &f->since)
+                || !valid_since(f->since.p, f->since.n, &ep, &el, &seq))
+                return CJ_BAD_REQUEST;
+        }
+        return s_name(f, &used, fl[F_GROUP].val, &f->target) ? CJ_BAD_REQUEST : CJ_OK;
     case CJ_LEAVE:
         return s_name(f, &used, fl[F_GROUP].val, &f->target) ? CJ_BAD_REQUEST : CJ_OK;
     case CJ_GROUP:
@@ -185,6 +196,13 @@ cj_parse(const char *text, size_t len, cj_frame_t *f)
         return s_msg(f, fl[F_MSG].val);
     case CJ_BROADCAST:
         return s_msg(f, fl[F_MSG].val);
+    case CJ_REFRESH:
+        /* a string; whether it is a token is the verifier's to say */
+        if (fl[F_TOKEN].val.type != JS_STRING)
+            return CJ_BAD_REQUEST;
+        f->token.p = fl[F_TOKEN].val.p + 1;
+        f->token.n = fl[F_TOKEN].val.n - 2;
+        return CJ_OK;
     case CJ_PRESENCE:
         return s_users(f, &used, fl[F_USERS].val);
     }
@@ -218,22 +236,58 @@ s_append_id(buf_t *out, cj_str_t id)
     return APP(",\"id\":\"") || s_append_escaped(out, id.p, id.n) || APP("\"");
 }
 
+/* ,"seq":N,"epoch":"E"[,"recovered":B[,"missed":N]] */
 int
-cj_render_welcome(buf_t *out, const char *user, const char *session)
+cj_append_pos(buf_t *out, const cj_pos_t *pos)
 {
-    return (APP("{\"type\":\"welcome\",\"user\":\"") || buf_appends(out, user)
-            || APP("\",\"session\":\"") || buf_appends(out, session) || APP("\"}")) ? -1 : 0;
+    if (!pos || !pos->epoch.p)
+        return 0;
+    int rc = buf_appendf(out, ",\"seq\":%llu,\"epoch\":\"", (unsigned long long)pos->seq)
+             || s_append_escaped(out, pos->epoch.p, pos->epoch.n) || APP("\"");
+    if (!rc && pos->recovered > 0)
+        rc = APP(",\"recovered\":true");
+    else if (!rc && pos->recovered == 0)
+        rc = APP(",\"recovered\":false");
+    if (!rc && pos->recovered >= 0 && pos->missed >= 0)
+        rc = buf_appendf(out, ",\"missed\":%lld", (long long)pos->missed);
+    return rc ? -1 : 0;
 }
 
 int
-cj_render_ack(buf_t *out, cj_str_t id, const char *mid, const char *status)
+cj_render_welcome_at(buf_t *out, const char *user, const char *session, const cj_pos_t *pos)
+{
+    return (APP("{\"type\":\"welcome\",\"user\":\"") || buf_appends(out, user)
+            || APP("\",\"session\":\"") || buf_appends(out, session) || APP("\"")
+            || cj_append_pos(out, pos) || APP("}")) ? -1 : 0;
+}
+
+int
+cj_render_welcome(buf_t *out, const char *user, const char *session)
+{
+    return cj_render_welcome_at(out, user, session, NULL);
+}
+
+int
+cj_render_ack_at(buf_t *out, cj_str_t id, const char *mid, const char *status,
+                 const cj_pos_t *pos)
 {
     int rc = APP("{\"type\":\"ack\"") || s_append_id(out, id);
     if (!rc && mid)
         rc = APP(",\"mid\":\"") || buf_appends(out, mid) || APP("\"");
     if (!rc)
-        rc = APP(",\"status\":\"") || buf_appends(out, status) || APP("\"}");
+        rc = APP(",\"status\":\"") || buf_appends(out, status) || APP("\"")
+             || cj_append_pos(out, pos);
+    if (!rc && pos && pos->stored)
+        rc = APP(",\"stored\":true");
+    if (!rc)
+        rc = APP("}");
     return rc ? -1 : 0;
+}
+
+int
+cj_render_ack(buf_t *out, cj_str_t id, const char *mid, const char *status)
+{
+    return cj_render_ack_at(out, id, mid, status, NULL);
 }
 
 int
@@ -248,6 +302,13 @@ int
 cj_render_message(buf_t *out, const char *kind, cj_str_t sender, cj_str_t target,
                   cj_str_t msg, cj_str_t mid, int64_t time_ms)
 {
+    return cj_render_message_at(out, kind, sender, target, msg, mid, time_ms, NULL);
+}
+
+int
+cj_render_message_at(buf_t *out, const char *kind, cj_str_t sender, cj_str_t target,
+                     cj_str_t msg, cj_str_t mid, int64_t time_ms, const cj_pos_t *pos)
+{
     char ts[CLOCK_RFC3339_LEN];
     size_t tn = clock_rfc3339(time_ms, ts);
     int rc = APP("{\"type\":\"") || buf_appends(out, kind)
@@ -259,7 +320,8 @@ cj_render_message(buf_t *out, const char *kind, cj_str_t sender, cj_str_t target
     if (!rc)
         rc = APP(",\"msg\":") || APPN(msg.p, msg.n)
              || APP(",\"mid\":\"") || APPN(mid.p, mid.n)
-             || APP("\",\"createTime\":\"") || APPN(ts, tn) || APP("\"}");
+             || APP("\",\"createTime\":\"") || APPN(ts, tn) || APP("\"")
+             || cj_append_pos(out, pos) || APP("}");
     return rc ? -1 : 0;
 }
 

@@ -32,7 +32,8 @@
 #define CJ_PRESENCE_MAX 100
 /* Room for every short string decoded from escapes: 100 users, the id and
  * the target, each at most 64 bytes once decoded (longer ones are refused). */
-#define CJ_SCRATCH_MAX  (CJ_PRESENCE_MAX * VALID_NAME_MAX + VALID_ID_MAX + VALID_NAME_MAX)
+#define CJ_SCRATCH_MAX  (CJ_PRESENCE_MAX * VALID_NAME_MAX + VALID_ID_MAX + VALID_NAME_MAX \
+                         + VALID_EPOCH_MAX + 21)
 
 typedef enum {
     CJ_OK = 0,
@@ -45,11 +46,12 @@ typedef enum {
     CJ_RATE_LIMITED,
     CJ_UNSUPPORTED,
     CJ_UNAVAILABLE,
+    CJ_UNAUTHORIZED,                    /* a refresh whose token is refused */
     CJ_CODE_COUNT
 } cj_code_t;
 
 typedef enum {
-    CJ_CHAT = 1, CJ_JOIN, CJ_LEAVE, CJ_GROUP, CJ_BROADCAST, CJ_PRESENCE,
+    CJ_CHAT = 1, CJ_JOIN, CJ_LEAVE, CJ_GROUP, CJ_BROADCAST, CJ_PRESENCE, CJ_REFRESH,
 } cj_type_t;
 
 typedef struct {
@@ -64,6 +66,9 @@ typedef struct {
     const char *msg;                    /* msg as written, into text (NULL: none) */
     size_t      msg_len;
     size_t      nusers;                 /* presence, each user once */
+    cj_str_t    since;                  /* join: "EPOCH:SEQ" (checked), p NULL: none */
+    cj_str_t    token;                  /* refresh: the JWT as written, into text
+                                         * (escapes not decoded: a JWT needs none) */
     /* cj_frame_clear() resets the fields above; below is only storage */
     cj_str_t    users[CJ_PRESENCE_MAX];
     char        scratch[CJ_SCRATCH_MAX];    /* decoded escaped strings */
@@ -82,5 +87,30 @@ int cj_render_message(buf_t *out, const char *kind, cj_str_t sender, cj_str_t ta
                       cj_str_t msg, cj_str_t mid, int64_t time_ms);
 int cj_render_presence(buf_t *out, const cj_str_t *users, const uint8_t *online,
                        size_t n, cj_str_t id);
+
+/* Where a frame stands in its stream (zwsd-protocol(7) "History and
+ * recovery"): "seq" and "epoch" when epoch.p is set; "recovered" when it
+ * is 0 or 1; "missed" when recovered is set and missed >= 0. The epoch is
+ * escaped (the broker's, 0x21-0x7E, may hold '"'). */
+typedef struct {
+    uint64_t seq;
+    cj_str_t epoch;
+    int      recovered;         /* -1: absent */
+    int64_t  missed;            /* -1: unknown, absent */
+    int      stored;            /* an ack: "stored":true (the chat was kept) */
+} cj_pos_t;
+
+#define CJ_POS_NONE ((cj_pos_t){ 0, { NULL, 0 }, -1, -1, 0 })
+
+/* Appends ,"seq":N,"epoch":"E"[,"recovered":B[,"missed":N]] (nothing for
+ * pos NULL or no epoch). */
+int cj_append_pos(buf_t *out, const cj_pos_t *pos);
+/* The same frames with their place in the stream appended (pos NULL: none). */
+int cj_render_message_at(buf_t *out, const char *kind, cj_str_t sender, cj_str_t target,
+                         cj_str_t msg, cj_str_t mid, int64_t time_ms, const cj_pos_t *pos);
+int cj_render_welcome_at(buf_t *out, const char *user, const char *session,
+                         const cj_pos_t *pos);
+int cj_render_ack_at(buf_t *out, cj_str_t id, const char *mid, const char *status,
+                     const cj_pos_t *pos);
 
 #endif

@@ -9,7 +9,7 @@ static const char *s_kinds[] = {
     [ENV_NONE] = "", [ENV_CHAT] = "chat", [ENV_GROUP] = "group",
     [ENV_BCAST] = "broadcast", [ENV_KICK] = "kick", [ENV_PROBE] = "probe",
     [ENV_RCPT] = "receipt", [ENV_PRESENCE] = "presence", [ENV_STATS] = "stats",
-    [ENV_ONLINE] = "online",
+    [ENV_ONLINE] = "online", [ENV_HISTORY] = "history",
 };
 
 const char *
@@ -32,6 +32,8 @@ env_init(env_t *e, env_kind_t kind)
     e->online_n = 0;
     e->kind = kind;
     e->nusers = e->nsessions = -1;
+    e->recovered = -1;
+    e->missed = -1;
 }
 
 static int
@@ -51,15 +53,17 @@ env_encode(const env_t *e, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    const env_str_t *strs[] = { &e->mid, &e->sender, &e->to, &e->msg,
-                                &e->origin, &e->session, &e->status };
-    static const char *names[] = { "mid", "sender", "to", "msg",
-                                   "origin", "session", "status" };
+    const env_str_t *strs[] = { &e->mid, &e->sender, &e->to, &e->msg, &e->origin,
+                                &e->session, &e->status, &e->epoch, &e->stream, &e->since };
+    static const char *names[] = { "mid", "sender", "to", "msg", "origin",
+                                   "session", "status", "epoch", "stream", "since" };
     uint32_t n = 2;                                 /* v, kind */
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         n += strs[i]->p != NULL;
-    n += (e->time != 0) + (e->req != 0) + (e->nusers >= 0) + (e->nsessions >= 0)
-         + (e->users_n > 0) + (e->online_n > 0);
+    n += (e->time != 0) + (e->req != 0) + (e->retry != 0) + (e->nusers >= 0)
+         + (e->nsessions >= 0) + (e->users_n > 0) + (e->online_n > 0)
+         + (e->seq != 0) + (e->item.p != NULL) + (e->stored != 0) + (e->recovered >= 0)
+         + (e->recovered >= 0);                       /* missed goes with recovered */
     int rc = msgpack_pack_map(&pk, n)
              || s_pack_str(&pk, "v", 1) || msgpack_pack_int(&pk, ENV_VERSION)
              || s_pack_str(&pk, "kind", 4)
@@ -71,6 +75,19 @@ env_encode(const env_t *e, msgpack_sbuffer *out)
         rc = s_pack_str(&pk, "time", 4) || msgpack_pack_int64(&pk, e->time);
     if (!rc && e->req)
         rc = s_pack_str(&pk, "req", 3) || msgpack_pack_uint64(&pk, e->req);
+    if (!rc && e->retry)
+        rc = s_pack_str(&pk, "retry", 5) || msgpack_pack_true(&pk);
+    if (!rc && e->seq)
+        rc = s_pack_str(&pk, "seq", 3) || msgpack_pack_uint64(&pk, e->seq);
+    if (!rc && e->item.p)
+        rc = s_pack_str(&pk, "item", 4) || msgpack_pack_bin(&pk, e->item.n)
+             || msgpack_pack_bin_body(&pk, e->item.p, e->item.n);
+    if (!rc && e->stored)
+        rc = s_pack_str(&pk, "stored", 6) || msgpack_pack_true(&pk);
+    if (!rc && e->recovered >= 0)
+        rc = s_pack_str(&pk, "recovered", 9)
+             || (e->recovered ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk))
+             || s_pack_str(&pk, "missed", 6) || msgpack_pack_int64(&pk, e->missed);
     if (!rc && e->nusers >= 0)
         rc = s_pack_str(&pk, "nusers", 6) || msgpack_pack_int64(&pk, e->nusers);
     if (!rc && e->nsessions >= 0)
@@ -162,6 +179,30 @@ s_decode_map(const msgpack_object *root, env_t *e)
         } else if (s_key_is(k, "req")) {
             if (s_get_int(v, &iv) || iv < 0) return -1;
             e->req = (uint64_t)iv;
+        } else if (s_key_is(k, "retry")) {
+            if (v->type != MSGPACK_OBJECT_BOOLEAN) return -1;
+            e->retry = v->via.boolean;
+        } else if (s_key_is(k, "seq")) {
+            if (s_get_int(v, &iv) || iv < 0) return -1;
+            e->seq = (uint64_t)iv;
+        } else if (s_key_is(k, "epoch")) {
+            if (s_get_str(v, &e->epoch)) return -1;
+        } else if (s_key_is(k, "stream")) {
+            if (s_get_str(v, &e->stream)) return -1;
+        } else if (s_key_is(k, "since")) {
+            if (s_get_str(v, &e->since)) return -1;
+        } else if (s_key_is(k, "item")) {
+            if (v->type != MSGPACK_OBJECT_BIN) return -1;
+            e->item.p = v->via.bin.ptr;
+            e->item.n = v->via.bin.size;
+        } else if (s_key_is(k, "stored")) {
+            if (v->type != MSGPACK_OBJECT_BOOLEAN) return -1;
+            e->stored = v->via.boolean;
+        } else if (s_key_is(k, "recovered")) {
+            if (v->type != MSGPACK_OBJECT_BOOLEAN) return -1;
+            e->recovered = v->via.boolean;
+        } else if (s_key_is(k, "missed")) {
+            if (s_get_int(v, &e->missed) || e->missed < -1) return -1;
         } else if (s_key_is(k, "nusers")) {
             if (s_get_int(v, &e->nusers)) return -1;
         } else if (s_key_is(k, "nsessions")) {
@@ -185,6 +226,8 @@ s_decode_map(const msgpack_object *root, env_t *e)
         }
         /* "v" and unknown keys: accepted and ignored */
     }
+    if (e->recovered < 0)
+        e->missed = -1;                 /* meaningful only with recovered (ENVELOPE.md) */
     return e->kind == ENV_NONE ? -1 : 0;
 }
 
@@ -201,13 +244,13 @@ s_be(const unsigned char *p, int n)
  * up front for the element count a container claims, so a five-byte
  * "array of 2^32" from any publisher would ask for gigabytes. Every element
  * takes at least one byte, so a count over the bytes left is a lie. Also
- * rejects reserved bytes, truncation and trailing data. O(len). */
-int
-env_check(const char *data, size_t len)
+ * rejects reserved bytes, truncation and trailing data. O(len).
+ * s_walk() reads `pending` whole objects from *posp on and moves *posp past
+ * them: 0, or -1 when malformed or truncated. */
+static int
+s_walk(const unsigned char *p, size_t len, size_t *posp, uint64_t pending)
 {
-    const unsigned char *p = (const unsigned char *)data;
-    size_t pos = 0;
-    uint64_t pending = 1;               /* objects still to read */
+    size_t pos = *posp;                 /* pending: objects still to read */
     while (pending > 0) {
         if (pos >= len)
             return -1;
@@ -262,7 +305,15 @@ env_check(const char *data, size_t len)
         pos += (size_t)skip;
         pending += items;
     }
-    return pos == len ? 0 : -1;
+    *posp = pos;
+    return 0;
+}
+
+int
+env_check(const char *data, size_t len)
+{
+    size_t pos = 0;
+    return s_walk((const unsigned char *)data, len, &pos, 1) == 0 && pos == len ? 0 : -1;
 }
 
 int
@@ -282,4 +333,117 @@ env_decode(const char *data, size_t len, env_t *e)
     int rc = (r == MSGPACK_UNPACK_SUCCESS && off == len) ? s_decode_map(&root, e) : -1;
     msgpack_zone_clear(zone);
     return rc;
+}
+
+/* Bytes of a str header at p[0] (fixstr, str8/16/32), or 0 if not a str. */
+static size_t
+s_str_head(unsigned char b)
+{
+    if (b >= 0xa0 && b <= 0xbf)
+        return 1;
+    return b == 0xd9 ? 2 : b == 0xda ? 3 : b == 0xdb ? 5 : 0;
+}
+
+/* One object at *pos, as s_walk(p, len, pos, 1), the scalars of an
+ * envelope's pairs without the loop (the broker stamps every chat). */
+static int
+s_skip1(const unsigned char *p, size_t len, size_t *pos)
+{
+    size_t k = *pos, n;
+    if (k >= len)
+        return -1;
+    unsigned char b = p[k];
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        n = 1;
+    else if (b >= 0xa0 && b <= 0xbf)
+        n = 1 + (size_t)(b & 0x1f);
+    else if (b == 0xd9 && len - k >= 2)
+        n = 2 + (size_t)p[k + 1];
+    else if (b == 0xcc || b == 0xd0)
+        n = 2;
+    else if (b == 0xcd || b == 0xd1)
+        n = 3;
+    else if (b == 0xce || b == 0xd2 || b == 0xca)
+        n = 5;
+    else if (b == 0xcf || b == 0xd3 || b == 0xcb)
+        n = 9;
+    else
+        return s_walk(p, len, pos, 1);
+    if (n > len - k)
+        return -1;
+    *pos = k + n;
+    return 0;
+}
+
+/* Is the pair at [*pos, …) one env_stamp() replaces? Moves *pos past it.
+ * 1 yes, 0 no, -1 malformed (or a key that is not a str). */
+static int
+s_stamped_pair(const unsigned char *p, size_t len, size_t *pos, const env_stamp_t *st)
+{
+    size_t k = *pos, hd;
+    if (k >= len || !(hd = s_str_head(p[k])) || s_skip1(p, len, pos) < 0)
+        return -1;
+    const unsigned char *key = p + k + hd;
+    int hit = 0;
+    switch (*pos - k - hd) {
+    case 3: hit = !memcmp(key, "seq", 3) || (st->mid.p && !memcmp(key, "mid", 3)); break;
+    case 4: hit = st->time && !memcmp(key, "time", 4); break;
+    case 5: hit = !memcmp(key, "epoch", 5); break;
+    }
+    return s_skip1(p, len, pos) < 0 ? -1 : hit;
+}
+
+/* Two walks over the pairs: the first finds the map's end and whether it
+ * holds a key to replace (a publisher's seq or epoch: rare), the second,
+ * only then, copies the other pairs. Without one, the body is one copy. */
+int
+env_stamp(const char *data, size_t len, const env_stamp_t *st, msgpack_sbuffer *out)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t pos, body;
+    uint64_t n, drop = 0, add = 2 + (st->mid.p != NULL) + (st->time != 0);
+    if (len >= 1 && p[0] >= 0x80 && p[0] <= 0x8f) {
+        n = p[0] & 0x0f;
+        body = 1;
+    } else if (len >= 3 && p[0] == 0xde) {
+        n = s_be(p + 1, 2);
+        body = 3;
+    } else if (len >= 5 && p[0] == 0xdf) {
+        n = s_be(p + 1, 4);
+        body = 5;
+    } else {
+        return -1;
+    }
+    pos = body;
+    for (uint64_t i = 0; i < n; i++) {
+        int r = s_stamped_pair(p, len, &pos, st);
+        if (r < 0)
+            return -1;
+        drop += (uint64_t)r;
+    }
+    if (pos != len || n - drop + add > UINT32_MAX)
+        return -1;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, (size_t)(n - drop + add)))
+        return -1;
+    if (!drop) {
+        if (msgpack_sbuffer_write(out, data + body, len - body))
+            return -1;
+    } else {
+        pos = body;
+        for (uint64_t i = 0; i < n; i++) {
+            size_t at = pos;
+            if (!s_stamped_pair(p, len, &pos, st)
+                && msgpack_sbuffer_write(out, data + at, pos - at))
+                return -1;
+        }
+    }
+    int rc = s_pack_str(&pk, "seq", 3) || msgpack_pack_uint64(&pk, st->seq)
+             || s_pack_key_str(&pk, "epoch", st->epoch);
+    if (!rc && st->mid.p)
+        rc = s_pack_key_str(&pk, "mid", st->mid);
+    if (!rc && st->time)
+        rc = s_pack_str(&pk, "time", 4) || msgpack_pack_int64(&pk, st->time);
+    return rc ? -1 : 0;
 }

@@ -26,6 +26,7 @@ typedef enum {
     ENV_PRESENCE,       /* query to the broker (users) / reply (online) */
     ENV_STATS,          /* a worker's counts, to the broker */
     ENV_ONLINE,         /* cluster counts: query (no counts) / reply */
+    ENV_HISTORY,        /* history: query to the broker / item / end (ENVELOPE.md) */
 } env_kind_t;
 
 typedef struct {
@@ -38,7 +39,18 @@ typedef struct {
     env_str_t  mid, sender, to, msg, origin, session, status;
     int64_t    time;                    /* ms since the epoch; 0 = absent */
     uint64_t   req;                     /* 0 = no receipt/reply wanted */
+    uint8_t    retry;                   /* chat: a copy of one sent before, same
+                                         * mid and req (ENVELOPE.md) */
     int64_t    nusers, nsessions;       /* stats / online; -1 = absent */
+    /* history and recovery (ENVELOPE.md): the broker numbers chat and group
+     * messages; a history query names a stream and a since, and is answered
+     * by items (a stored envelope each) and an end */
+    uint64_t   seq;                     /* 0 = absent */
+    env_str_t  epoch, stream, since;
+    env_str_t  item;                    /* msgpack bin */
+    uint8_t    stored;                  /* receipt: kept in the receiver's stream */
+    int8_t     recovered;               /* history end: 0/1; -1 = absent */
+    int64_t    missed;                  /* history end: -1 = unknown */
     uint32_t   users_n;                 /* presence: users (query) */
     env_str_t  users[ENV_USERS_MAX];
     uint32_t   online_n;                /* presence: online (reply) */
@@ -52,6 +64,24 @@ int         env_decode(const char *data, size_t len, env_t *e);
  * elements than bytes remain: 0, else -1. env_decode() runs it first, so
  * hostile input never makes msgpack-c allocate for a fake count. */
 int         env_check(const char *data, size_t len);
+/* What env_stamp() writes into an envelope: always seq and epoch; mid and
+ * time too when set (mid.p not NULL, time not 0). */
+typedef struct {
+    uint64_t  seq;
+    env_str_t epoch;
+    env_str_t mid;
+    int64_t   time;
+} env_stamp_t;
+
+/* The envelope data (a msgpack map with str keys, as env_check() accepts)
+ * with the fields of st set: the pairs of the same keys, if any, are left
+ * out, every other pair is copied byte for byte in its order (unknown keys
+ * included: a newer publisher's fields survive), and the new pairs go
+ * last. Appends to out (the caller clears it). 0, or -1 if data is not
+ * such a map, or on ENOMEM. Pure: the broker numbers what it forwards with
+ * it (ENVELOPE.md, History). */
+int         env_stamp(const char *data, size_t len, const env_stamp_t *st,
+                      msgpack_sbuffer *out);
 const char *env_kind_name(env_kind_t kind);
 env_str_t   env_cstr(const char *s);                 /* NULL stays absent */
 

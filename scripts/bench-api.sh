@@ -158,9 +158,10 @@ while [ "$APIPORT" = "$PORT" ]; do APIPORT=$(bench_free_port); done
 URL="ws://127.0.0.1:$PORT"
 mkdir -p "$TMPD/run"
 echo "+ $ZWSD --workers $WORKERS --listen 127.0.0.1:$PORT --runtime-dir $TMPD/run" \
-     "--api-listen 127.0.0.1:$APIPORT 2> $TMPD/zwsd.log &"
+     "--api-listen 127.0.0.1:$APIPORT $ZWSD_BENCH_OPTS 2> $TMPD/zwsd.log &"
+# shellcheck disable=SC2086  # ZWSD_BENCH_OPTS (bench-lib.sh): zero or more words
 "$ZWSD" --workers "$WORKERS" --listen "127.0.0.1:$PORT" --runtime-dir "$TMPD/run" \
-    --api-listen "127.0.0.1:$APIPORT" > "$TMPD/zwsd.log" 2>&1 &
+    --api-listen "127.0.0.1:$APIPORT" $ZWSD_BENCH_OPTS > "$TMPD/zwsd.log" 2>&1 &
 ZPID=$!
 for i in $(seq 150); do
     kill -0 "$ZPID" 2>/dev/null || { echo "bench-api.sh: zwsd exited; log:" >&2; tail -20 "$TMPD/zwsd.log" >&2; ZPID=""; exit 1; }

@@ -1,34 +1,37 @@
 #!/bin/bash
 # bench-idle.sh — zwsd memory per idle connection.
 #
-# Starts build/zwsd (W workers, free loopback port, temp runtime dir, no API listener), sums the RSS
+# Starts build/zwsd (W workers, free loopback port, temp runtime dir, no API listener; or, with
+# --server relay, the reference relay build/zwsd-relay), sums the RSS
 # and PSS of the supervisor and every child (workers, broker), opens N idle WebSocket connections
 # with zwsd-loadgen, waits until every welcome is in, samples the sum again (three times, a second
 # apart, so late allocations show) and prints total and per connection, net of the sum before.
 # Stops everything it started, also on error or ^C.
 #
 # usage: scripts/bench-idle.sh [--conns N] [--workers W] [--procs P] [--connect-rate R]
-#   defaults: 10000 connections, 2 workers, 2 generator processes, 5000 connections/s.
+#                              [--server zwsd|relay]
+#   defaults: 10000 connections, 2 workers, 2 generator processes, 5000 connections/s, zwsd.
 #   PSS splits shared pages among the processes that map them, so it does not count the pages the
 #   forked workers share with the supervisor twice; RSS does. Both are printed.
 set -eu
 # shellcheck source=scripts/bench-lib.sh
 . "$(dirname "$0")/bench-lib.sh"
 
-CONNS=10000 WORKERS=2 PROCS=2 CRATE=5000
+CONNS=10000 WORKERS=2 PROCS=2 CRATE=5000 SERVER=zwsd
 while [ $# -gt 0 ]; do
     case $1 in
     --conns) CONNS=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
     --procs) PROCS=$2; shift 2 ;;
     --connect-rate) CRATE=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --server) SERVER=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-idle.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
 bench_init
-bench_start_zwsd "$WORKERS"
+bench_start_server "$SERVER" "$WORKERS"
 
 echo "# memory before connecting:"
 read -r RSS0 PSS0 < <(bench_mem)
@@ -70,9 +73,9 @@ bench_stop_zwsd
 RSS_PER=$(( (RSS1 - RSS0) * 1024 / CONNECTED ))
 PSS_PER=$(( (PSS1 - PSS0) * 1024 / CONNECTED ))
 echo
-echo "zwsd, $WORKERS workers, $CONNECTED idle connections:"
+echo "$SERVER, $WORKERS workers, $CONNECTED idle connections:"
 echo "  VmRSS sum: ${RSS0} kB before, ${RSS1} kB after = $((RSS1 - RSS0)) kB more, ${RSS_PER} B per connection"
 echo "  Pss sum:   ${PSS0} kB before, ${PSS1} kB after = $((PSS1 - PSS0)) kB more, ${PSS_PER} B per connection"
-echo "BENCH idle workers=$WORKERS conns=$CONNECTED rss_before_kb=$RSS0 rss_after_kb=$RSS1" \
+echo "BENCH idle server=$SERVER workers=$WORKERS conns=$CONNECTED rss_before_kb=$RSS0 rss_after_kb=$RSS1" \
      "rss_per_conn_b=$RSS_PER pss_before_kb=$PSS0 pss_after_kb=$PSS1 pss_per_conn_b=$PSS_PER loadgen_rc=$LGRC"
 exit "$LGRC"

@@ -1,17 +1,24 @@
 #!/bin/bash
-# bench-lib.sh — helpers shared by scripts/bench-{idle,chat,group}.sh; source it, do not run it.
+# bench-lib.sh — helpers shared by scripts/bench-*.sh; source it, do not run it.
 #
 # What it gives a bench script:
 #   bench_init              temp dir, binaries, cleanup trap (every process we start dies with us)
 #   bench_start_zwsd W      build/zwsd with W workers on a free loopback port, temp runtime dir, no
 #                           API listener; returns once a probe client got its welcome (ZPID, PORT, URL)
-#   bench_stop_zwsd         SIGTERM, then SIGKILL to the whole tree after 15 s
+#   bench_start_server S W  the same for server S: zwsd (W workers, as above) or relay
+#                           (build/zwsd-relay, scripts/relay.c: one process, W ignored)
+#   bench_stop_zwsd         SIGTERM, then SIGKILL to the whole tree after 15 s (any server)
 #   bench_tree PID          PID and all its descendants
 #   bench_mem               "rss_kb pss_kb" summed over the zwsd tree; per-process lines on stderr
 #   bench_cpu_ticks         utime+stime (clock ticks) summed over the zwsd tree
 #   bench_cmd CMD...        print "+ CMD" (so the output shows exactly what ran), then run it
 #   bench_kv KEY            the value of KEY in the RESULT line on stdin
-# Environment: ZWSD, LOADGEN (binaries; default build/zwsd, build/zwsd-loadgen), BENCH_KEEP=1 keeps
+#   ZWSD_BENCH_OPTS         set by bench_init: options every bench gives zwsd. The generator's
+#                           thousands of connections come from a few loopback addresses, so a
+#                           per-address admission cap (--max-conns-per-ip, where zwsd has it) is
+#                           turned off: it would refuse the benchmark, not model real clients.
+# Environment: ZWSD, LOADGEN, RELAY (binaries; default build/zwsd, build/zwsd-loadgen,
+# build/zwsd-relay), BENCH_KEEP=1 keeps
 # the temp dir (logs), BENCH_PORT forces the port.
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
@@ -23,6 +30,7 @@ bench_init() {
     REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     ZWSD=${ZWSD:-$REPO/build/zwsd}
     LOADGEN=${LOADGEN:-$REPO/build/zwsd-loadgen}
+    RELAY=${RELAY:-$REPO/build/zwsd-relay}
     for b in "$ZWSD" "$LOADGEN"; do
         [ -x "$b" ] || { echo "$(basename "$0"): $b not built (make, or set ZWSD/LOADGEN)" >&2; exit 2; }
     done
@@ -30,6 +38,10 @@ bench_init() {
     ZPID="" LGPID=""
     # shellcheck disable=SC2034  # used by the scripts that source this file
     CLK_TCK=$(getconf CLK_TCK)
+    ZWSD_BENCH_OPTS=""
+    if "$ZWSD" --help 2>&1 | grep -q -- '--max-conns-per-ip'; then
+        ZWSD_BENCH_OPTS="--max-conns-per-ip 0"
+    fi
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
     echo "# $(basename "$0") on $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -90,27 +102,42 @@ bench_free_port() {
 }
 
 bench_start_zwsd() {
-    local workers=$1 i
+    bench_start_server zwsd "$1"
+}
+
+bench_start_server() {
+    local server=$1 workers=$2 i
     PORT=$(bench_free_port)
     URL="ws://127.0.0.1:$PORT"
-    mkdir -p "$TMPD/run"
-    echo "+ $ZWSD --workers $workers --listen 127.0.0.1:$PORT --runtime-dir $TMPD/run --api-listen off" \
-         "2> $TMPD/zwsd.log &"
-    "$ZWSD" --workers "$workers" --listen "127.0.0.1:$PORT" --runtime-dir "$TMPD/run" \
-        --api-listen off > "$TMPD/zwsd.log" 2>&1 &
+    case $server in
+    zwsd)
+        mkdir -p "$TMPD/run"
+        echo "+ $ZWSD --workers $workers --listen 127.0.0.1:$PORT --runtime-dir $TMPD/run --api-listen off" \
+             "$ZWSD_BENCH_OPTS 2> $TMPD/zwsd.log &"
+        # shellcheck disable=SC2086  # ZWSD_BENCH_OPTS: zero or more words
+        "$ZWSD" --workers "$workers" --listen "127.0.0.1:$PORT" --runtime-dir "$TMPD/run" \
+            --api-listen off $ZWSD_BENCH_OPTS > "$TMPD/zwsd.log" 2>&1 &
+        ;;
+    relay)
+        [ -x "$RELAY" ] || { echo "bench: $RELAY not built (make, or set RELAY)" >&2; return 2; }
+        echo "+ $RELAY --listen 127.0.0.1:$PORT 2> $TMPD/zwsd.log &"
+        "$RELAY" --listen "127.0.0.1:$PORT" > "$TMPD/zwsd.log" 2>&1 &
+        ;;
+    *) echo "bench: unknown server $server (zwsd or relay)" >&2; return 2 ;;
+    esac
     ZPID=$!
     # Ready = a client gets its welcome (the broker route is live), not "the port listens".
     for i in $(seq 150); do
         if ! kill -0 "$ZPID" 2>/dev/null; then
-            echo "bench: zwsd exited during startup; its log:" >&2; tail -20 "$TMPD/zwsd.log" >&2
+            echo "bench: $server exited during startup; its log:" >&2; tail -20 "$TMPD/zwsd.log" >&2
             ZPID=""; return 1
         fi
         "$LOADGEN" --url "$URL" --conns 1 --user-prefix benchprobe --mode idle --duration 0.01 \
             --timeout 1 > /dev/null 2>&1 && break
-        [ "$i" = 150 ] && { echo "bench: zwsd not serving after 15 s; log:" >&2; tail -20 "$TMPD/zwsd.log" >&2; return 1; }
+        [ "$i" = 150 ] && { echo "bench: $server not serving after 15 s; log:" >&2; tail -20 "$TMPD/zwsd.log" >&2; return 1; }
         sleep 0.1
     done
-    echo "# zwsd pid $ZPID ready on $URL: $(bench_tree "$ZPID" | while read -r p; do
+    echo "# $server pid $ZPID ready on $URL: $(bench_tree "$ZPID" | while read -r p; do
         printf '%s(%s) ' "$p" "$(cat /proc/"$p"/comm 2>/dev/null)"; done)"
 }
 
@@ -124,7 +151,7 @@ bench_stop_zwsd() {
         sleep 0.1
     done
     if kill -0 "$ZPID" 2>/dev/null; then
-        echo "bench: zwsd did not stop within 15 s of SIGTERM; killing" >&2
+        echo "bench: pid $ZPID did not stop within 15 s of SIGTERM; killing" >&2
         # shellcheck disable=SC2086  # one pid per word
         kill -KILL $tree 2>/dev/null
     fi

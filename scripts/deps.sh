@@ -4,7 +4,9 @@
 set -eu
 PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libwslay-dev libmsgpack-dev
 libjansson-dev libhttp-parser-dev libssl-dev libjwt-dev libsystemd-dev
-libcriterion-dev python3 python3-pytest python3-websockets python3-zmq mandoc iproute2 procps"
+libcriterion-dev python3 python3-pytest python3-websockets python3-zmq python3-msgpack python3-jwt python3-cryptography mandoc iproute2 procps
+clang libclang-rt-14-dev
+gnuplot-nox fonts-dejavu-core"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

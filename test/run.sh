@@ -1,7 +1,7 @@
 #!/bin/sh
-# run.sh BUILD — the whole suite: Criterion unit tests, pytest end-to-end tests
-# against the real binaries in BUILD, and mandoc lint. Ends with the line
-# "N passed, N failed" that CI reads.
+# run.sh BUILD — the whole suite: Criterion unit tests, short libFuzzer runs,
+# pytest end-to-end tests against the real binaries in BUILD, and mandoc
+# lint. Ends with the line "N passed, N failed" that CI reads.
 set -u
 BUILD=${1:-build}
 export ZWSD_BUILD=$(cd "$BUILD" && pwd)
@@ -18,6 +18,19 @@ for t in "$BUILD"/test/test_*; do
     failed=$((failed + ${1:-0} + ${2:-0}))
     [ $rc -eq 0 ] || [ -n "$f" ] || failed=$((failed + 1))
 done
+
+# libFuzzer targets (test/fuzz/): a short run of each, FUZZ_TEST_SECONDS
+# (make exports it; 0 skips, as test-asan does), one test per target, passed
+# when libFuzzer ends without a crash, leak, timeout or broken invariant.
+if [ "${FUZZ_TEST_SECONDS:-0}" -gt 0 ]; then
+    for name in ${FUZZ_TARGETS:-handshake client_json wsframe envelope}; do
+        if sh test/fuzz/run.sh "$BUILD" "$FUZZ_TEST_SECONDS" "$name"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
+    done
+fi
 
 if ls man/*.[1-9] >/dev/null 2>&1; then
     lint=$(mandoc -Tlint -Wwarning man/*.[1-9] 2>&1)

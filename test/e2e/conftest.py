@@ -118,6 +118,8 @@ class Daemon:
     harness ever sees (children() or a log line's role[pid]) is remembered, so
     that cleanup() can prove none of them outlives the supervisor."""
 
+    host = "127.0.0.1"      # where clients reach it (netns.py's hosts differ)
+
     def __init__(self, args=(), workers=2, log_path=None):
         self.workers = workers
         self.extra = [str(a) for a in args]
@@ -498,7 +500,7 @@ def run(coro, timeout=60):
 
 
 def ws_url(daemon, user):
-    return f"ws://127.0.0.1:{daemon.port}/ws/{user}"
+    return f"ws://{daemon.host}:{daemon.port}/ws/{user}"
 
 
 async def ws_connect(daemon, user, timeout=WAIT, **kw):

@@ -157,7 +157,9 @@ def test_ack_offline(daemon):
         assert ack.get("type") == "ack" and ack.get("id") == "o1", ack
         assert ack.get("status") == "offline", ack
         assert isinstance(ack.get("mid"), str) and ack["mid"], ack
-        assert set(ack) == {"type", "id", "mid", "status"}, ack
+        # kept in nobody's stream (history, zwsd-protocol(7)): "stored"
+        assert set(ack) == {"type", "id", "mid", "status", "stored"}, ack
+        assert ack["stored"] is True, ack
     run(body())
 
 

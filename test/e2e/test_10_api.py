@@ -101,7 +101,10 @@ def check_pushed(resp, status):
     """200 {"mid":…,"status":status}; returns the mid."""
     assert resp.status == 200, resp
     obj = resp.json()
-    assert list(obj) == ["mid", "status"] and obj["status"] == status, obj
+    # an offline push is kept in the receiver's stream: "stored" (history)
+    want = ["mid", "status", "stored"] if status == "offline" else ["mid", "status"]
+    assert list(obj) == want and obj["status"] == status, obj
+    assert obj.get("stored", True) is True, obj
     assert isinstance(obj["mid"], str) and obj["mid"], obj
     return obj["mid"]
 

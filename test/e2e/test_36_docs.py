@@ -72,12 +72,21 @@ def config_accepts(name, value):
 
 # A valid value for each option, to feed the config parser.
 VALUES = {
+    "history-size": "10", "history-ttl": "60", "history-memory": "1048576",
     "bus-hwm": "1000", "bus-batch-us": "100", "listen": "127.0.0.1:1", "workers": "1", "runtime-dir": "/tmp/zw-doc-test",
     "broker": "tcp://127.0.0.1:1,tcp://127.0.0.1:2", "max-message": "1000",
     "sessions": "multi", "api-listen": "off", "api-key-file": "/etc/hostname",
     "allow-client-broadcast": "yes", "max-groups": "3", "rate-limit": "5",
     "max-outbound": "65536", "shutdown-timeout": "5", "verbose": "1", "config": "/etc/hostname",
     "help": "yes", "version": "yes",
+    "jwt-secret-file": os.path.join(os.path.dirname(__file__), "data", "jwt-test.secret"),
+    "jwt-public-key-file": os.path.join(os.path.dirname(__file__), "data", "jwt-test-es256.pub"),
+    "jwt-leeway": "10", "allowed-origins": "https://a.example, http://localhost:3000",
+    "handshake-timeout": "5", "max-head": "4096", "max-conns-per-ip": "10", "max-conns": "1000",
+    # test-only certificates (zwsd-broker --make-cert): a client's secret one,
+    # a broker's public one
+    "broker-curve": ",".join(os.path.join(os.path.dirname(__file__), "data", f)
+                             for f in ("curve-test-client_secret", "curve-test-broker")),
 }
 
 

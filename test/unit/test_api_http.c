@@ -101,7 +101,7 @@ s_setup_with(const char *key_file)
     W.now = clock_now_ms();
     cr_assert(W.epfd >= 0);
     api_cfg_t cfg = { W.epfd, TAG_APICONN, 4096, &W.opt, &W.now,
-                      { s_push, s_query, s_bus_up, NULL } };
+                      { .push = s_push, .query = s_query, .bus_up = s_bus_up } };
     W.api = api_new(&cfg);
 }
 

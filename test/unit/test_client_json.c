@@ -186,6 +186,28 @@ Test(cj_parse, broadcast)
     EXPECT_CODE("{\"type\":\"broadcast\",\"receiver\":\"bob\"}", CJ_BAD_REQUEST);
 }
 
+/* refresh: token is a string, kept as written (a JWT has no escapes; one
+ * with an escape reaches the verifier undecoded and is refused there). */
+Test(cj_parse, refresh)
+{
+    cr_assert_eq(s_parse("{\"type\":\"refresh\",\"token\":\"a.b.c\",\"id\":\"r\"}"), CJ_OK);
+    cr_expect_eq(fr.type, CJ_REFRESH);
+    s_expect_cjstr(fr.token, "a.b.c", "token");
+    s_expect_id("r");
+    cr_assert_eq(s_parse("{\"type\":\"refresh\",\"token\":\"\"}"), CJ_OK);
+    cr_expect_eq(fr.token.n, 0);
+    cr_assert_eq(s_parse("{\"type\":\"refresh\",\"token\":\"a\\u002eb\"}"), CJ_OK);
+    s_expect_cjstr(fr.token, "a\\u002eb", "token, undecoded");
+    EXPECT_CODE("{\"type\":\"refresh\"}", CJ_BAD_REQUEST);
+    EXPECT_CODE("{\"type\":\"refresh\",\"token\":null}", CJ_BAD_REQUEST);
+    EXPECT_CODE("{\"type\":\"refresh\",\"token\":[\"a\"]}", CJ_BAD_REQUEST);
+    EXPECT_CODE("{\"type\":\"Refresh\",\"token\":\"a\"}", CJ_UNKNOWN_TYPE);
+    /* a token on another frame type is ignored */
+    cr_assert_eq(s_parse("{\"type\":\"chat\",\"receiver\":\"b\",\"msg\":1,\"token\":\"t\"}"),
+                 CJ_OK);
+    cr_expect_null(fr.token.p);
+}
+
 Test(cj_parse, presence)
 {
     cr_assert_eq(s_parse("{\"type\":\"presence\",\"users\":[\"a\",\"b.c\",\"a\"],\"id\":\"p\"}"),
@@ -635,7 +657,7 @@ Test(cj_parse, code_names)
 {
     const char *want[] = { "ok", "bad_json", "bad_request", "unknown_type", "not_member",
                            "forbidden", "too_many", "rate_limited", "unsupported",
-                           "unavailable" };
+                           "unavailable", "unauthorized" };
     for (int c = 0; c < CJ_CODE_COUNT; c++)
         cr_expect_str_eq(cj_code_name((cj_code_t)c), want[c]);
     cr_expect_str_eq(cj_code_name(CJ_CODE_COUNT), "internal");
@@ -938,5 +960,42 @@ Test(cj_render, big_msg)
     cr_expect_eq(json_string_length(json_object_get(j, "msg")), n - 2);
     json_decref(j);
     free(m);
+    buf_free(&out);
+}
+
+/* ---- positions in a stream (history) ------------------------------------ */
+
+Test(cj_render, welcome_ack_and_message_with_positions)
+{
+    cj_pos_t p = { 42, S("r1\"x.3"), 1, 0, 0 };
+    cr_assert_eq(cj_render_welcome_at(&out, "bob", "s-1", &p), 0);
+    cr_expect_str_eq(s_out(), "{\"type\":\"welcome\",\"user\":\"bob\",\"session\":\"s-1\","
+                              "\"seq\":42,\"epoch\":\"r1\\\"x.3\",\"recovered\":true,\"missed\":0}");
+    json_t *j = s_parse_out();
+    s_expect_field(j, "epoch", "r1\"x.3");
+    cr_expect_eq(json_integer_value(json_object_get(j, "seq")), 42);
+    json_decref(j);
+    buf_free(&out);
+
+    p = (cj_pos_t){ 7, S("e.1"), 0, -1, 0 };                   /* missed unknown: absent */
+    cr_assert_eq(cj_render_ack_at(&out, S("j1"), NULL, "joined", &p), 0);
+    cr_expect_str_eq(s_out(), "{\"type\":\"ack\",\"id\":\"j1\",\"status\":\"joined\","
+                              "\"seq\":7,\"epoch\":\"e.1\",\"recovered\":false}");
+    buf_free(&out);
+
+    p = (cj_pos_t){ 9, S("e.1"), -1, -1, 0 };                 /* a delivered frame */
+    cr_assert_eq(cj_render_message_at(&out, "chat", S("alice"), S("bob"), S("{\"a\":1}"),
+                                      S("h.1.2"), 1764063000123, &p), 0);
+    j = s_parse_out();
+    cr_expect_eq(json_integer_value(json_object_get(j, "seq")), 9);
+    s_expect_field(j, "epoch", "e.1");
+    cr_expect_null(json_object_get(j, "recovered"));
+    s_expect_field(j, "createTime", "2025-11-25T09:30:00.123Z");
+    json_decref(j);
+    buf_free(&out);
+
+    cj_pos_t none = CJ_POS_NONE;                            /* no epoch: nothing added */
+    cr_assert_eq(cj_render_welcome_at(&out, "bob", "s-1", &none), 0);
+    cr_expect_str_eq(s_out(), "{\"type\":\"welcome\",\"user\":\"bob\",\"session\":\"s-1\"}");
     buf_free(&out);
 }

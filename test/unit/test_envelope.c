@@ -95,6 +95,7 @@ s_fill_all(env_t *e, env_kind_t kind)
     e->status = env_cstr("delivered");
     e->time = 1764063000123;
     e->req = 987654321;
+    e->retry = 1;
     e->nusers = 12;
     e->nsessions = 34;
     e->users_n = 3;
@@ -126,6 +127,7 @@ Test(envelope, round_trip_every_kind_every_field)
         s_expect_str(out.status, "delivered", "status");
         cr_expect_eq(out.time, 1764063000123);
         cr_expect_eq(out.req, 987654321);
+        cr_expect_eq(out.retry, 1);
         cr_expect_eq(out.nusers, 12);
         cr_expect_eq(out.nsessions, 34);
         cr_assert_eq(out.users_n, 3);
@@ -164,6 +166,7 @@ Test(envelope, round_trip_minimal_defaults)
         cr_expect_null(out.status.p);
         cr_expect_eq(out.time, 0);
         cr_expect_eq(out.req, 0);
+        cr_expect_eq(out.retry, 0, "no retry key: not a copy");
         cr_expect_eq(out.nusers, -1);
         cr_expect_eq(out.nsessions, -1);
         cr_expect_eq(out.users_n, 0);
@@ -495,6 +498,8 @@ Test(envelope, wrong_types_rejected)
         { "req", v_str, "req a string" },
         { "req", v_dbl, "req a float" },
         { "req", v_u64_big, "req above INT64_MAX" },
+        { "retry", v_int, "retry an int" },
+        { "retry", v_str, "retry a string" },
         { "time", v_str, "time a string" },
         { "time", v_nil, "time nil" },
         { "nusers", v_str, "nusers a string" },
@@ -522,6 +527,7 @@ Test(envelope, wrong_types_rejected)
     cr_expect_eq(s_decode_with("time", v_neg), 0);
     cr_expect_eq(s_decode_with("users", v_arr_str), 0);
     cr_expect_eq(s_decode_with("mid", v_str), 0);
+    cr_expect_eq(s_decode_with("retry", v_true), 0);
 }
 
 Test(envelope, non_string_key_rejected)
@@ -799,5 +805,216 @@ Test(env_check, well_formed_encodings_pass)
     msgpack_sbuffer_init(&out);
     cr_assert_eq(env_encode(&e, &out), 0);
     cr_expect_eq(env_check(out.data, out.size), 0);
+    msgpack_sbuffer_destroy(&out);
+}
+
+/* History keys (ENVELOPE.md "History and recovery on the bus"). */
+Test(envelope, history_fields_round_trip)
+{
+    static const char stored[] = "\x82\xa1v\x01\xa4kind\xa4" "chat";  /* any bytes */
+    env_t in, out;
+    env_init(&in, ENV_HISTORY);
+    in.req = 7;
+    in.seq = 42;
+    in.epoch = env_cstr("r1x.3");
+    in.stream = env_cstr("u:bob|");
+    in.since = env_cstr("r1x.3:40");
+    in.item.p = stored;
+    in.item.n = sizeof stored - 1;
+    in.stored = 1;
+    in.recovered = 0;
+    in.missed = 5;
+    sb.size = 0;
+    cr_assert_eq(env_encode(&in, &sb), 0);
+    memset(&out, 0xa5, sizeof out);
+    cr_assert_eq(s_decode_sb(&out), 0);
+    cr_expect_eq(out.kind, ENV_HISTORY);
+    cr_expect_eq(out.seq, 42);
+    s_expect_str(out.epoch, "r1x.3", "epoch");
+    s_expect_str(out.stream, "u:bob|", "stream");
+    s_expect_str(out.since, "r1x.3:40", "since");
+    cr_assert_eq(out.item.n, sizeof stored - 1);
+    cr_expect(memcmp(out.item.p, stored, out.item.n) == 0);
+    s_expect_inside(out.item, sb.data, sb.size, "item");
+    cr_expect_eq(out.stored, 1);
+    cr_expect_eq(out.recovered, 0);
+    cr_expect_eq(out.missed, 5);
+
+    env_init(&in, ENV_CHAT);                    /* absent: the defaults */
+    in.to = env_cstr("bob");
+    in.msg = env_cstr("1");
+    sb.size = 0;
+    cr_assert_eq(env_encode(&in, &sb), 0);
+    cr_assert_eq(s_decode_sb(&out), 0);
+    cr_expect(out.seq == 0 && !out.epoch.p && !out.item.p && !out.stored);
+    cr_expect(out.recovered == -1 && out.missed == -1);
+}
+
+/* ---- env_stamp: the broker numbers what it forwards --------------------- */
+
+TestSuite(env_stamp, .init = s_setup, .fini = s_teardown);
+
+/* Stamp sb into out; 0 or -1. */
+static int
+s_stamp_sb(msgpack_sbuffer *out, uint64_t seq, const char *epoch)
+{
+    env_stamp_t st = { seq, env_cstr(epoch), { NULL, 0 }, 0 };
+    out->size = 0;
+    return env_stamp(sb.data, sb.size, &st, out);
+}
+
+Test(env_stamp, sets_seq_and_epoch_and_keeps_every_other_field)
+{
+    env_t in, got;
+    s_fill_all(&in, ENV_CHAT);
+    cr_assert_eq(env_encode(&in, &sb), 0);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    cr_assert_eq(s_stamp_sb(&out, 17, "AbC.4"), 0);
+    cr_assert_eq(env_check(out.data, out.size), 0);
+    cr_assert_eq(env_decode(out.data, out.size, &got), 0);
+    cr_expect_eq(got.seq, 17);
+    s_expect_str(got.epoch, "AbC.4", "epoch");
+    s_expect_str(got.mid, "h1.42.7", "mid");
+    s_expect_str(got.msg, "{\"text\":\"hi \\\"there\\\"\",\"n\":[1,2]}", "msg");
+    s_expect_str(got.session, "s-9f8e", "session");
+    cr_expect_eq(got.time, in.time);
+    cr_expect_eq(got.req, in.req);
+    cr_expect_eq(got.retry, 1);
+    cr_expect_eq(got.users_n, 3);
+    cr_expect_eq(got.online_n, 3);
+    /* the original pairs, byte for byte, then the two new ones: 16 pairs
+     * then 18, both behind a map16 header */
+    cr_assert_eq((unsigned char)sb.data[0], 0xde);
+    cr_assert_eq((unsigned char)out.data[0], 0xde);
+    cr_expect_eq(out.size, sb.size + 4 + 1 + 6 + 6);      /* "seq" 17, "epoch" "AbC.4" */
+    cr_expect_eq(memcmp(out.data + 3, sb.data + 3, sb.size - 3), 0);
+    msgpack_sbuffer_destroy(&out);
+}
+
+Test(env_stamp, replaces_a_publishers_seq_and_epoch)
+{
+    msgpack_pack_map(&pk, 5);
+    s_kv_str("kind", "chat");
+    s_kv_int("seq", 999);
+    s_kv_str("to", "bob");
+    s_kv_str("epoch", "forged");
+    s_kv_int("seq", 1000);                      /* twice: both go */
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    cr_assert_eq(s_stamp_sb(&out, 3, "e.1"), 0);
+    msgpack_zone z;
+    msgpack_zone_init(&z, 1024);
+    msgpack_object o;
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack(out.data, out.size, &off, &z, &o), MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq(off, out.size);
+    cr_assert_eq(o.type, MSGPACK_OBJECT_MAP);
+    cr_assert_eq(o.via.map.size, 4);            /* kind, to, seq, epoch */
+    env_t e;
+    cr_assert_eq(env_decode(out.data, out.size, &e), 0);
+    cr_expect_eq(e.seq, 3);
+    s_expect_str(e.epoch, "e.1", "epoch");
+    s_expect_str(e.to, "bob", "to");
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&out);
+}
+
+Test(env_stamp, keeps_unknown_keys)
+{
+    msgpack_pack_map(&pk, 3);
+    s_kv_str("kind", "group");
+    s_str("future");
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_double(&pk, 1.5);
+    s_kv_str("to", "team");
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    cr_assert_eq(s_stamp_sb(&out, 1, "x"), 0);
+    msgpack_zone z;
+    msgpack_zone_init(&z, 1024);
+    msgpack_object o;
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack(out.data, out.size, &off, &z, &o), MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq(o.via.map.size, 5);
+    msgpack_object_kv *kv = &o.via.map.ptr[1];
+    cr_expect(kv->key.via.str.size == 6 && !memcmp(kv->key.via.str.ptr, "future", 6));
+    cr_expect_eq(kv->val.type, MSGPACK_OBJECT_ARRAY);
+    cr_expect_eq(kv->val.via.array.size, 2);
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&out);
+}
+
+/* A map of 15 pairs becomes one of 17: the header grows from fixmap to map16. */
+Test(env_stamp, grows_the_map_header)
+{
+    msgpack_pack_map(&pk, 15);
+    s_kv_str("kind", "chat");
+    for (int i = 1; i < 15; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        s_kv_int(k, i);
+    }
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    cr_assert_eq(s_stamp_sb(&out, 70000, "e.2"), 0);
+    cr_expect_eq((unsigned char)out.data[0], 0xde);
+    env_t e;
+    cr_assert_eq(env_decode(out.data, out.size, &e), 0);
+    cr_expect_eq(e.seq, 70000);
+    msgpack_sbuffer_destroy(&out);
+}
+
+Test(env_stamp, rejects_what_is_not_a_map_with_str_keys)
+{
+    env_stamp_t st = { 1, env_cstr("e"), env_cstr("m"), 5 };
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    static const struct { const char *b; size_t n; } bad[] = {
+        { "", 0 }, { "\x90", 1 }, { "\xa3" "abc", 4 }, { "\x81\x01\x02", 3 },
+        { "\x81\xa1k", 3 }, { "\x81\xa1k\x01\x00", 5 }, { "\xde\x00", 2 },
+        { "\xdf\x00\x00\x00", 4 }, { "\x82\xa1k\x01", 4 }, { "\x81\xa1k\xc1", 4 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        out.size = 0;
+        cr_expect_eq(env_stamp(bad[i].b, bad[i].n, &st, &out), -1, "case %zu", i);
+    }
+    /* every truncation of a real envelope */
+    env_t in;
+    s_fill_all(&in, ENV_CHAT);
+    cr_assert_eq(env_encode(&in, &sb), 0);
+    for (size_t n = 0; n < sb.size; n++) {
+        out.size = 0;
+        cr_expect_eq(env_stamp(sb.data, n, &st, &out), -1, "truncated to %zu", n);
+    }
+    msgpack_sbuffer_destroy(&out);
+}
+
+Test(env_stamp, sets_mid_and_time_when_asked_and_only_then)
+{
+    msgpack_pack_map(&pk, 4);
+    s_kv_str("kind", "chat");
+    s_kv_str("mid", "");
+    s_kv_int("time", -5);
+    s_kv_str("to", "bob");
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    env_stamp_t st = { 2, env_cstr("e.1"), env_cstr("r-1"), 1700000000000 };
+    cr_assert_eq(env_stamp(sb.data, sb.size, &st, &out), 0);
+    env_t e;
+    cr_assert_eq(env_decode(out.data, out.size, &e), 0);
+    s_expect_str(e.mid, "r-1", "mid");
+    cr_expect_eq(e.time, 1700000000000);
+    cr_expect_eq(e.seq, 2);
+    cr_expect_eq((unsigned char)out.data[0], 0x86);   /* kind, to, seq, epoch, mid, time */
+    st.mid = (env_str_t){ NULL, 0 };                  /* not asked: kept as they were */
+    st.time = 0;
+    out.size = 0;
+    cr_assert_eq(env_stamp(sb.data, sb.size, &st, &out), 0);
+    cr_assert_eq(env_decode(out.data, out.size, &e), 0);
+    s_expect_str(e.mid, "", "mid");
+    cr_expect_eq(e.time, -5);
+    cr_expect_eq((unsigned char)out.data[0], 0x86);   /* kind, mid, time, to, seq, epoch */
     msgpack_sbuffer_destroy(&out);
 }

@@ -269,6 +269,41 @@ Test(handshake, head_of_8192_bytes_ok_8193_too_large)
     cr_assert(strncmp(o.resp, "HTTP/1.1 431 Request Header Fields Too Large\r\n", 46) == 0);
 }
 
+/* --max-head: the limit a caller sets, from 1 KiB to HANDSHAKE_HEAD_LIMIT;
+ * larger values are capped there, 0 is the default. */
+Test(handshake, max_head_is_the_callers)
+{
+    static char head[HANDSHAKE_HEAD_LIMIT + 4096];
+    handshake_cfg_t small = { NULL, 0, 1024 }, big = { NULL, 0, HANDSHAKE_HEAD_LIMIT },
+                    huge = { NULL, 0, 10 * HANDSHAKE_HEAD_LIMIT };
+    size_t n = s_build_head(head, sizeof head, 1024);
+    cr_assert_eq(s_run_cfg(head, n, &small).r, HS_DONE);
+    n = s_build_head(head, sizeof head, 1025);
+    out_t o = s_run_cfg(head, n, &small);
+    cr_assert_eq(o.status, 431);
+    o = s_run_chunked(head, n, 7, n, &small);
+    cr_assert_eq(o.status, 431);
+    /* 9,000 bytes: too large by default, fine with a larger limit */
+    n = s_build_head(head, sizeof head, 9000);
+    cr_assert_eq(s_run_cfg(head, n, NULL).status, 431);
+    cr_assert_eq(s_run_cfg(head, n, &big).r, HS_DONE);
+    o = s_run_chunked(head, n, 1000, n, &big);
+    cr_assert_eq(o.r, HS_DONE);
+    n = s_build_head(head, sizeof head, HANDSHAKE_HEAD_LIMIT);
+    cr_assert_eq(s_run_cfg(head, n, &big).r, HS_DONE);
+    n = s_build_head(head, sizeof head, HANDSHAKE_HEAD_LIMIT + 1);
+    cr_assert_eq(s_run_cfg(head, n, &big).status, 431);
+    cr_assert_eq(s_run_cfg(head, n, &huge).status, 431, "capped at HANDSHAKE_HEAD_LIMIT");
+    /* the limit shrinks under a head half read (a reload): 431 at the next feed */
+    n = s_build_head(head, sizeof head, 4000);
+    handshake_t *hs = handshake_new();
+    size_t used;
+    cr_assert_eq(handshake_feed(hs, head, 2000, &used, NULL), HS_MORE);
+    cr_assert_eq(handshake_feed(hs, head + 2000, n - 2000, &used, &small), HS_FAIL);
+    cr_assert_eq(handshake_status(hs), 431);
+    handshake_destroy(&hs);
+}
+
 /* 431 is decided as soon as 8,192 bytes have come without the empty line. */
 Test(handshake, too_large_decided_at_byte_8192)
 {
@@ -418,9 +453,9 @@ Test(handshake, origin_allow_list)
 {
     static const char *const allow[] = { "https://app.example.com", "http://localhost:8080" };
     static const char *const allow_null[] = { "https://app.example.com", "null" };
-    handshake_cfg_t cfg = { allow, 2 };
-    handshake_cfg_t cfg_null = { allow_null, 2 };
-    handshake_cfg_t cfg_empty = { NULL, 0 };
+    handshake_cfg_t cfg = { allow, 2, 0 };
+    handshake_cfg_t cfg_null = { allow_null, 2, 0 };
+    handshake_cfg_t cfg_empty = { NULL, 0, 0 };
     const char *ok = REQ(LINE, STD "Origin: https://app.example.com\r\n");
     const char *ok_case = REQ(LINE, STD "Origin: HTTPS://App.Example.COM\r\n");
     const char *evil = REQ(LINE, STD "Origin: https://evil.example\r\n");
@@ -457,7 +492,7 @@ Test(handshake, origin_allow_list)
 Test(handshake, checks_run_in_protocol_order)
 {
     static const char *const allow[] = { "https://app.example.com" };
-    handshake_cfg_t cfg = { allow, 1 };
+    handshake_cfg_t cfg = { allow, 1, 0 };
     const char *bad_origin = "Origin: https://evil.example\r\n";
     struct { const char *line, *hdrs; int status; const char *body; } c[] = {
         /* 2 before 3, 4, 5 ... */
@@ -587,7 +622,7 @@ Test(handshake, bearer_wins_over_query_other_schemes_ignored)
 Test(handshake, every_chunking_gives_the_same_result)
 {
     static const char *const allow[] = { "https://app.example.com" };
-    handshake_cfg_t cfg = { allow, 1 };
+    handshake_cfg_t cfg = { allow, 1, 0 };
     const char *req = FULL_HEAD FRAME;
     size_t head_len = strlen(FULL_HEAD);
     size_t len = head_len + sizeof FRAME - 1;
@@ -735,4 +770,55 @@ Test(handshake, fail_response_has_content_length_of_body)
                              "Connection: close\r\n"
                              "\r\n"
                              "invalid userId\n");
+}
+
+/* ---- ?since=EPOCH:SEQ (history and recovery) ----------------------------- */
+
+static const char *
+s_since_of(const char *line)
+{
+    static char got[128];
+    char req[1024];
+    snprintf(req, sizeof req, "%s" STD "\r\n", line);
+    handshake_t *hs = handshake_new();
+    size_t consumed;
+    hs_result_t r = handshake_feed(hs, req, strlen(req), &consumed, NULL);
+    const char *s = r == HS_DONE ? handshake_since(hs) : NULL;
+    snprintf(got, sizeof got, "%s", r == HS_DONE ? (s ? s : "(none)")
+                                                  : r == HS_FAIL ? "(fail)" : "(more)");
+    if (r == HS_FAIL) {
+        char resp[512];
+        handshake_response(hs, resp, sizeof resp);
+        cr_expect_eq(handshake_status(hs), 400);
+        cr_expect(strstr(resp, "Content-Type: application/json\r\n") != NULL, "%s", resp);
+        cr_expect(strstr(resp, "\"malformed since\"") != NULL, "%s", resp);
+    }
+    handshake_destroy(&hs);
+    return got;
+}
+
+Test(handshake, since_parameter)
+{
+    cr_expect_str_eq(s_since_of("GET /ws/bob HTTP/1.1\r\n"), "(none)");
+    cr_expect_str_eq(s_since_of("GET /ws/bob?since=Ab3.7:42 HTTP/1.1\r\n"), "Ab3.7:42");
+    cr_expect_str_eq(s_since_of("GET /ws/bob?token=t&since=Ab3.7%3A0&x=1 HTTP/1.1\r\n"),
+                     "Ab3.7:0");
+    cr_expect_str_eq(s_since_of("GET /ws/bob?since=a:b:5 HTTP/1.1\r\n"), "a:b:5",
+                     "split at the last ':'");
+    cr_expect_str_eq(s_since_of("GET /ws/bob?since=Ab3.7:42 HTTP/1.1\r\n"), "Ab3.7:42");
+    const char *bad[] = {
+        "GET /ws/bob?since= HTTP/1.1\r\n",
+        "GET /ws/bob?since=nocolon HTTP/1.1\r\n",
+        "GET /ws/bob?since=:5 HTTP/1.1\r\n",
+        "GET /ws/bob?since=e: HTTP/1.1\r\n",
+        "GET /ws/bob?since=e:-1 HTTP/1.1\r\n",
+        "GET /ws/bob?since=e:18446744073709551616 HTTP/1.1\r\n",
+        "GET /ws/bob?since=e%2:5 HTTP/1.1\r\n",
+        "GET /ws/bob?since=e%20x:5 HTTP/1.1\r\n",
+        "GET /ws/bob?since=0123456789012345678901234567890123:5 HTTP/1.1\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_expect_str_eq(s_since_of(bad[i]), "(fail)", "%s", bad[i]);
+    cr_expect_str_eq(s_since_of("GET /ws/bob?since=e:18446744073709551615 HTTP/1.1\r\n"),
+                     "e:18446744073709551615");
 }

@@ -1,7 +1,8 @@
 /* test_pending — daemon/pending.c: the worker's table of outstanding
  * requests, a ring indexed by request number. add/find/done, growth past the
  * initial 1024 slots with every entry still found, wrap-around, expiry of the
- * head in order, and stale or unknown numbers.
+ * head in order, parked requests passed by, kept copies, and stale or
+ * unknown numbers.
  * Run: make build/test/test_pending && build/test/test_pending */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -238,6 +239,143 @@ Test(pending, drain_all_expired_in_order)
     q = pending_find(p, 2001);
     cr_assert_not_null(q);
     cr_expect_eq(q->deadline, 3000);
+}
+
+Test(pending, parked_requests_are_passed_by)
+{
+    pq_t *a = pending_add(p, PQ_CHAT, 100);
+    uint64_t ra = a->req;
+    pq_t *b = pending_add(p, PQ_CHAT, 110);
+    uint64_t rb = b->req;
+    pq_t *q = pending_expired(p, 100);
+    cr_assert_eq(q->req, ra);
+    pending_park(p, q, 500);                    /* waits for its copy's answer */
+    q = pending_expired(p, 100);
+    cr_expect_null(q, "a parked head does not make b due early");
+    q = pending_expired(p, 110);
+    cr_assert_not_null(q, "nor does it hold b back");
+    cr_expect_eq(q->req, rb);
+    pending_done(p, q);
+    cr_expect_null(pending_expired(p, 499));
+    q = pending_expired(p, 500);
+    cr_assert_not_null(q, "due again at its new deadline");
+    cr_expect_eq(q->req, ra);
+    pending_done(p, q);
+    cr_expect_null(pending_expired(p, INT64_MAX));
+}
+
+Test(pending, one_turn_drains_around_parked_ones)
+{
+    /* every other request gets parked as it expires, all in one `now` */
+    for (int i = 0; i < 3000; i++)
+        pending_add(p, PQ_CHAT, 1000 + i);
+    int done = 0, parked = 0;
+    pq_t *q;
+    while ((q = pending_expired(p, 5000))) {
+        if (q->parked) {
+            cr_assert_fail("a parked request came back before its deadline");
+        } else if (q->req % 2) {
+            pending_park(p, q, 9000);
+            parked++;
+        } else {
+            pending_done(p, q);
+            done++;
+        }
+    }
+    cr_expect_eq(done, 1500);
+    cr_expect_eq(parked, 1500);
+    int again = 0;
+    while ((q = pending_expired(p, 9000))) {
+        cr_assert(q->parked && q->req % 2);
+        pending_done(p, q);
+        again++;
+    }
+    cr_expect_eq(again, 1500);
+}
+
+Test(pending, an_unparked_request_not_due_stops_the_scan)
+{
+    pq_t *a = pending_add(p, PQ_CHAT, 100);
+    pending_park(p, a, 1000);
+    pending_add(p, PQ_CHAT, 300);               /* not due at 200 */
+    pending_add(p, PQ_CHAT, 150);               /* earlier, behind it */
+    cr_expect_null(pending_expired(p, 200), "waits for the one in front, as before");
+    cr_expect_eq(pending_expired(p, 300)->req, 2);
+}
+
+Test(pending, kept_bytes_go_with_the_request)
+{
+    pq_t *q = pending_add(p, PQ_CHAT, 100);
+    char *k = pending_keep(p, q, 5);
+    cr_assert_not_null(k);
+    memcpy(k, "hello", 5);
+    cr_expect_eq(q->kept, k);
+    cr_expect_eq(q->kept_len, 5);
+    cr_expect_null(pending_keep(p, q, 3), "one copy per request");
+    cr_expect_eq(pending_kept(p), 5);
+    pq_t *r = pending_add(p, PQ_CHAT, 100);     /* may move the table */
+    q = pending_find(p, 1);
+    cr_expect_eq(memcmp(q->kept, "hello", 5), 0, "kept across a move");
+    cr_expect_null(r->kept);
+    pending_done(p, q);
+    cr_expect_eq(pending_kept(p), 0);
+    /* at most PENDING_KEEP_MAX in all */
+    cr_expect_null(pending_keep(p, r, PENDING_KEEP_MAX + 1));
+    cr_expect_null(r->kept);
+    cr_expect_not_null(pending_keep(p, r, PENDING_KEEP_MAX));
+    pq_t *s3 = pending_add(p, PQ_CHAT, 100);
+    cr_expect_null(pending_keep(p, s3, 1), "full");
+    /* the rest is freed by pending_destroy (s_fini): no leak under ASan */
+}
+
+Test(pending, a_later_delivered_chat_of_the_same_session_is_found)
+{
+    pq_t *m1 = pending_add(p, PQ_CHAT, 100);
+    m1->fd = 7;
+    m1->gen = 3;
+    m1->to_hash = pending_hash("bob", 3);
+    uint64_t r1 = m1->req;
+    pq_t *other = pending_add(p, PQ_CHAT, 100);     /* another session */
+    other->fd = 8;
+    other->to_hash = pending_hash("bob", 3);
+    other->gen = 3;
+    other->ack.verdict = ACK_DELIVERED;
+    pending_done(p, other);
+    pq_t *query = pending_add(p, PQ_PRESENCE, 100); /* same session, not a chat */
+    query->fd = 7;
+    query->to_hash = pending_hash("bob", 3);
+    query->gen = 3;
+    pending_done(p, query);
+    pq_t *old = pending_add(p, PQ_CHAT, 100);       /* same fd, an earlier conn */
+    old->fd = 7;
+    old->to_hash = pending_hash("bob", 3);
+    old->gen = 2;
+    old->ack.verdict = ACK_DELIVERED;
+    pending_done(p, old);
+    pq_t *lost = pending_add(p, PQ_CHAT, 100);      /* same session, unavailable */
+    lost->fd = 7;
+    lost->to_hash = pending_hash("bob", 3);
+    lost->gen = 3;
+    lost->ack.verdict = ACK_UNAVAILABLE;
+    pending_done(p, lost);
+    pq_t *self = pending_add(p, PQ_CHAT, 100);      /* same session, another receiver */
+    self->fd = 7;
+    self->gen = 3;
+    self->to_hash = pending_hash("alice", 5);
+    self->ack.verdict = ACK_DELIVERED;
+    pending_done(p, self);
+    pq_t *open = pending_add(p, PQ_CHAT, 100);      /* same session, still waiting */
+    open->fd = 7;
+    open->to_hash = pending_hash("bob", 3);
+    open->gen = 3;
+    m1 = pending_find(p, r1);
+    cr_expect(!pending_later_delivered(p, m1), "nothing later of this session delivered");
+    open->ack.verdict = ACK_DELIVERED;
+    cr_expect(!pending_later_delivered(p, m1), "decided but not done yet: not counted");
+    pending_done(p, open);
+    cr_expect(pending_later_delivered(p, m1), "done, delivered: the copy would overtake it");
+    pq_t *n = pending_add(p, PQ_CHAT, 100);
+    cr_expect(!pending_later_delivered(p, n), "nothing after the newest");
 }
 
 Test(pending, destroy_null_safe, .init = NULL, .fini = NULL)

@@ -30,12 +30,15 @@ static bus_t      *bus;
 static routes_t   *routes;
 static members_t  *members;
 static sessions_t *ss;
+static push_t      push;
+static pending_t  *pq;
+#define NOSINCE ((cj_str_t){ NULL, 0 })
 
 static int
-s_upgrade(void *arg, conn_t *c, const char *user)
+s_upgrade(void *arg, conn_t *c, conn_upgrade_t *u)
 {
     (void)arg;
-    return session_attach(ss, c, user);
+    return session_attach(ss, c, u->user, NULL);
 }
 
 static void
@@ -71,16 +74,18 @@ s_init(void)
     opt.max_outbound = 1 << 20;
     opt.max_groups = 4;
     epfd = epoll_create1(0);
-    conn_events_t ev = { s_upgrade, s_text, s_reject, s_closed, NULL };
+    conn_events_t ev = { s_upgrade, s_text, s_reject, s_closed, NULL, NULL };
     char pub[64], sub[64];
     snprintf(pub, sizeof pub, "ipc:///tmp/zwsd-test-session-%d-pub", getpid());
     snprintf(sub, sizeof sub, "ipc:///tmp/zwsd-test-session-%d-sub", getpid());
-    bus_cfg_t bc = { pub, sub, ids.origin, &now, 1000, s_noop, NULL };
+    bus_cfg_t bc = { pub, sub, ids.origin, &now, 1000, s_noop, NULL, NULL };
     cr_assert_not_null(cs = conns_new(epfd, 0, 1024, &opt, &now, &ev));
     cr_assert_not_null(bus = bus_new(&bc));
+    cr_assert_not_null(pq = pending_new());
+    push = (push_t){ bus, pq, &ids, &now };
     cr_assert_not_null(routes = routes_new(bus, &now));
-    cr_assert_not_null(members = members_new(routes, cs, &now));
-    cr_assert_not_null(ss = sessions_new(cs, routes, members, bus, &ids, &opt));
+    cr_assert_not_null(members = members_new(routes, cs, &push, &now));
+    cr_assert_not_null(ss = sessions_new(cs, routes, members, bus, &push, &ids, &opt));
 }
 
 static void
@@ -91,6 +96,7 @@ s_fini(void)
     members_destroy(&members);
     routes_destroy(&routes);
     bus_destroy(&bus);
+    pending_destroy(&pq);
     close(epfd);
 }
 
@@ -228,7 +234,7 @@ Test(session, detach_releases_the_routes)
     int fd = s_client("bob", &c);
     s_route_live(TOPIC_USER, "bob");
     session_t *s = c->sess;
-    member_join(members, &s->groups, c, (cj_str_t){ "g1", 2 }, (cj_str_t){ "j", 1 }, 4, 1);
+    member_join(members, &s->groups, c, (cj_str_t){ "g1", 2 }, (cj_str_t){ "j", 1 }, NOSINCE, 4, 1);
     cr_expect_eq(routes_users(routes), 1);
     cr_expect_not_null(route_get(routes, TOPIC_GROUP, "g1", 2));
     conn_close(cs, c, 1000, "bye");
@@ -259,11 +265,11 @@ Test(session, joins_and_leaves_answered_in_order)
     conn_t *c = s_open_client("alice", &fd);
     memberset_t *set = &c->sess->groups;
     cj_str_t g = { "room", 4 };
-    member_join(members, set, c, g, (cj_str_t){ "a", 1 }, 4, 1);
-    member_join(members, set, c, g, (cj_str_t){ "b", 1 }, 4, 1);
+    member_join(members, set, c, g, (cj_str_t){ "a", 1 }, NOSINCE, 4, 1);
+    member_join(members, set, c, g, (cj_str_t){ "b", 1 }, NOSINCE, 4, 1);
     member_leave(members, set, c, g, (cj_str_t){ "c", 1 });
     cr_expect(!member_of(set, g), "a waiting leave: no member for group frames");
-    member_join(members, set, c, g, (cj_str_t){ "d", 1 }, 4, 1);
+    member_join(members, set, c, g, (cj_str_t){ "d", 1 }, NOSINCE, 4, 1);
     s_turn();
     char buf[4096];
     cr_expect_eq(s_read_all(fd, buf, sizeof buf), 0, "nothing before the route is live");
@@ -285,7 +291,7 @@ Test(session, join_then_leave_ends_the_membership)
     conn_t *c = s_open_client("alice", &fd);
     memberset_t *set = &c->sess->groups;
     cj_str_t g = { "room", 4 };
-    member_join(members, set, c, g, (cj_str_t){ "a", 1 }, 4, 1);
+    member_join(members, set, c, g, (cj_str_t){ "a", 1 }, NOSINCE, 4, 1);
     member_leave(members, set, c, g, (cj_str_t){ "b", 1 });
     s_route_live(TOPIC_GROUP, "room");
     char buf[4096];
@@ -302,7 +308,7 @@ Test(session, join_times_out_unavailable_and_is_undone)
     int fd;
     conn_t *c = s_open_client("alice", &fd);
     memberset_t *set = &c->sess->groups;
-    member_join(members, set, c, (cj_str_t){ "room", 4 }, (cj_str_t){ "a", 1 }, 4, 1);
+    member_join(members, set, c, (cj_str_t){ "room", 4 }, (cj_str_t){ "a", 1 }, NOSINCE, 4, 1);
     now += JOIN_MS - 1;
     s_turn();
     char buf[4096];
@@ -325,7 +331,7 @@ Test(session, join_over_the_limit_is_too_many)
     char name[8];
     for (int i = 0; i < 5; i++) {
         snprintf(name, sizeof name, "g%d", i);
-        member_join(members, set, c, (cj_str_t){ name, strlen(name) }, (cj_str_t){ name, 2 }, 4, 1);
+        member_join(members, set, c, (cj_str_t){ name, strlen(name) }, (cj_str_t){ name, 2 }, NOSINCE, 4, 1);
     }
     s_turn();
     char buf[4096];
