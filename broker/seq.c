@@ -170,6 +170,45 @@ seq_is_stream_msg(topic_kind_t kind, const char *name, size_t name_len, const ch
            && e->msg.p && e->msg.n > 0 && js_valid(e->msg.p, e->msg.n);
 }
 
+/* hist_since()'s callback for s_copy_of(): the held message whose mid is
+ * the copy's. */
+typedef struct {
+    env_str_t mid;
+    uint64_t  seq;
+} s_find_t;
+
+static int
+s_find_mid(void *arg, uint64_t seq, const void *payload, size_t len)
+{
+    s_find_t *f = arg;
+    env_t it;
+    if (env_decode(payload, len, &it) == 0 && it.mid.p && it.mid.n == f->mid.n
+        && !memcmp(it.mid.p, f->mid.p, f->mid.n)) {
+        f->seq = seq;
+        return 1;
+    }
+    return 0;
+}
+
+/* A `retry` copy (ENVELOPE.md) of a chat this stream holds already: its
+ * seq, so the copy is forwarded under the first's number and never kept
+ * twice (a replay would show it twice, and a session that had the first
+ * drops it by seq). 0 when not held (or not a copy). Copies are rare: a
+ * walk of the stream, at most --history-size messages, is fine. */
+static uint64_t
+s_copy_of(seq_t *self, const char *topic, size_t topic_len, const env_t *e,
+          const hist_pos_t *at, int64_t now_ms)
+{
+    if (!e->retry || !e->mid.p || !valid_id(e->mid.p, e->mid.n) || at->seq == 0)
+        return 0;
+    s_find_t f = { e->mid, 0 };
+    hist_result_t res;
+    if (hist_since(self->hist, topic, topic_len, at->epoch, at->epoch_len, 0, now_ms,
+                   s_find_mid, &f, &res) < 0)
+        return 0;
+    return f.seq;
+}
+
 int
 seq_stamp(seq_t *self, const char *topic, size_t topic_len, const char *data, size_t len,
           const env_t *e, int64_t now_ms, const char **out, size_t *out_len, int *stored)
@@ -183,8 +222,20 @@ seq_stamp(seq_t *self, const char *topic, size_t topic_len, const char *data, si
      * under at.epoch, so the bytes kept are the bytes forwarded */
     if (hist_last(self->hist, topic, topic_len, &at) < 0)
         return -1;
-    st.seq = at.seq + 1;
     st.epoch = (env_str_t){ at.epoch, (uint32_t)at.epoch_len };
+    uint64_t first = s_copy_of(self, topic, topic_len, e, &at, now_ms);
+    if (first) {
+        st.seq = first;                 /* the copy goes as the first went */
+        self->sbuf.size = 0;
+        if (env_stamp(data, len, &st, &self->sbuf) < 0)
+            return -1;
+        if (stored)
+            *stored = 1;
+        *out = self->sbuf.data;
+        *out_len = self->sbuf.size;
+        return 0;
+    }
+    st.seq = at.seq + 1;
     if (!e->mid.p || e->mid.n > MID_MAX || !valid_id(e->mid.p, e->mid.n)) {
         /* unique: the run id is, and so is the count within the run */
         int n = snprintf(mid, sizeof mid, "%s-%llx", self->run_id,

@@ -184,8 +184,11 @@ s_message(deliver_t *d, topic_kind_t tk, const char *name, size_t nlen, const en
         for (link_t *l = r->members.next; l != &r->members; l = l->next) {
             session_t *s = list_entry(l, session_t, ulink);
             /* a session waiting for its history answer gets this in its
-             * replay; one that had it (a replay raced it) not again */
-            if (s->conn->state == CONN_OPEN && route_pos_take(r, &s->pos, e->seq))
+             * replay; one that had it (a replay raced it) not again. A
+             * copy (retry) carries its first's number, which a session
+             * that logged in after it never had: seen.h judges copies */
+            if (s->conn->state == CONN_OPEN
+                && (e->retry || route_pos_take(r, &s->pos, e->seq)))
                 delivered += (size_t)s_give(d, s->conn);
         }
     } else {

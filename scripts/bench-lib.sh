@@ -38,9 +38,10 @@ bench_init() {
     ZPID="" LGPID=""
     # shellcheck disable=SC2034  # used by the scripts that source this file
     CLK_TCK=$(getconf CLK_TCK)
-    ZWSD_BENCH_OPTS=""
+    # ZWSD_OPTS (environment): more zwsd flags, e.g. "--history-size 0" to measure history off
+    ZWSD_BENCH_OPTS="${ZWSD_OPTS:-}"
     if "$ZWSD" --help 2>&1 | grep -q -- '--max-conns-per-ip'; then
-        ZWSD_BENCH_OPTS="--max-conns-per-ip 0"
+        ZWSD_BENCH_OPTS="$ZWSD_BENCH_OPTS --max-conns-per-ip 0"
     fi
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM

@@ -30,10 +30,12 @@
 # within +-5 % of its baseline. Exit 0 on PASS, 1 on FAIL, 2 on a usage error.
 #
 # usage: scripts/soak.sh [--short] [--duration S] [--users N] [--rate R] [--workers W]
-#                        [--procs P] [--interval S] [--rst N] [--warmup S] [--keep]
+#                        [--procs P] [--interval S] [--rst N] [--warmup S] [--keep] [--history]
 #   defaults: 300 s, 2000 users, 2000 msgs/s, 2 workers, 2 generator processes, a fault every
 #   4 s, RST of all N connections, 15 s warm-up. --short: 60 s, 5 s warm-up.
 #   --keep (or SOAK_KEEP=1) keeps $TMPD: zwsd.log, faults.log, loadgen.out, violations.txt.
+#   --history keeps history on (default: --history-size 0, so the broker's RSS can be judged;
+#   with it, the store grows to --history-memory and the broker's loaded RSS is shown only).
 # Environment: ZWSD, LOADGEN (binaries; default build/zwsd, build/zwsd-loadgen; BUILD=dir picks
 # another build tree), BENCH_PORT (the WebSocket port).
 # shellcheck disable=SC2154,SC2317  # S_* are set by sample() via printf -v; cleanup runs from the trap
@@ -42,6 +44,7 @@ set -u
 . "$(dirname "$0")/bench-lib.sh"     # bench_tree, bench_free_port, bench_kv
 
 DURATION=300 USERS=2000 RATE=2000 WORKERS=2 PROCS=2 INTERVAL=4 RST_N="" WARMUP=15 KEEP=${SOAK_KEEP:-0}
+HISTORY=0
 while [ $# -gt 0 ]; do
     case $1 in
     --short) DURATION=60; WARMUP=5; shift ;;
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --rst) RST_N=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --history) HISTORY=1; shift ;;
     -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "soak.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -121,9 +125,19 @@ TSPID=$!
 echo "# soak.sh on $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "# $USERS users, $RATE msgs/s, $WORKERS workers, $PROCS generator processes, ${DURATION} s," \
      "a fault every $INTERVAL s, RST of $RST_N, warm-up $WARMUP s; temp dir $TMPD"
+# the generator's thousands of connections come from few loopback addresses:
+# no per-address cap (zwsd(8) --max-conns-per-ip)
+PERIP=""
+"$ZWSD" --help 2>&1 | grep -q -- --max-conns-per-ip && PERIP="--max-conns-per-ip 0"
+# History fills the broker up to --history-memory as the soak goes: its RSS is
+# judged without it (--history-size 0: numbered, nothing kept), or with
+# --history shown only
+[ "$HISTORY" = 0 ] && "$ZWSD" --help 2>&1 | grep -q -- --history-size \
+    && PERIP="$PERIP --history-size 0"
 echo "+ $ZWSD --workers $WORKERS --listen 127.0.0.1:$PORT --api-listen 127.0.0.1:$APORT" \
-     "--runtime-dir $TMPD/run --config $TMPD/zwsd.conf -v 2> zwsd.log"
-"$ZWSD" --workers "$WORKERS" --listen "127.0.0.1:$PORT" --api-listen "127.0.0.1:$APORT" \
+     "$PERIP --runtime-dir $TMPD/run --config $TMPD/zwsd.conf -v 2> zwsd.log"
+# shellcheck disable=SC2086  # PERIP is empty or two words
+"$ZWSD" --workers "$WORKERS" --listen "127.0.0.1:$PORT" --api-listen "127.0.0.1:$APORT" $PERIP \
     --runtime-dir "$TMPD/run" --config "$TMPD/zwsd.conf" -v > "$TMPD/log.fifo" 2>&1 &
 ZPID=$!
 
@@ -391,7 +405,8 @@ echo "== resources, loaded (all $USERS connected, idle): baseline after the warm
 echo "   processes: $S_base_procs -> $S_after_procs"
 for f in sup_fd worker_fd broker_fd sup_rss worker_rss broker_rss users sessions; do
     b="S_base_$f"; a="S_after_$f"
-    row "$f$(case $f in *rss) echo " (kB)";; users) echo " (broker subscriptions)";; esac)" "${!b}" "${!a}" 1
+    j=1; [ "$f" = broker_rss ] && [ "$HISTORY" = 1 ] && j=0
+    row "$f$(case $f in *rss) echo " (kB)";; users) echo " (broker subscriptions)";; esac)" "${!b}" "${!a}" "$j"
 done
 echo "== resources, empty (no client): before the generator -> after it left"
 for f in sup_fd worker_fd broker_fd users sup_rss worker_rss broker_rss; do

@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 import websockets
 
-from conftest import (WAIT, chat, connect_on_distinct_workers, raw_http, parse_http, recv_json,
+from conftest import (WAIT, chat, chat_offline, connect_on_distinct_workers, raw_http, parse_http, recv_json,
                       run, send_json, uniq, ws_connect, ws_url)
 from test_10_api import aapi, api_flags, api_port
 
@@ -287,3 +287,59 @@ def test_group_resume_with_since_on_join(make_daemon):
         assert e["type"] == "error" and e["code"] == "bad_request" and e["id"] == "x", e
 
     run(body())
+
+
+def test_resume_after_killing_every_worker(make_daemon):
+    d = make_daemon()
+
+    async def body():
+        bob_user = uniq("bob")
+        bob, w0 = await ws_connect(d, bob_user)
+        since = since_of(w0)
+        old = d.worker_pids()
+        start = d.mark()
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        for _ in range(len(old)):           # every slot respawned and ready
+            old.append(d.wait_new_worker(old, start))
+        alice, _ = await ws_connect(d, uniq("alice"))
+        acks = []
+        i = 0
+        while len(acks) < 2:                # bob's old route may linger a moment
+            await alice.send(chat(bob_user, {"tag": "a", "i": len(acks)}, id=f"a{i}"))
+            f = await recv_json(alice)
+            i += 1
+            if f["type"] == "ack" and f["status"] == "offline":
+                acks.append(f)
+            else:
+                assert f["type"] == "error" and f["code"] == "unavailable", f
+                await asyncio.sleep(0.05)   # pacing between attempts
+        bob, frames, w1 = await resume(d, bob_user, since)
+        got = [f for f in frames if f["msg"] in ({"tag": "a", "i": 0}, {"tag": "a", "i": 1})]
+        assert [f["mid"] for f in got][-2:] == [a["mid"] for a in acks], (frames, acks)
+        assert w1["recovered"] is True, w1
+
+    run(body())
+
+
+def test_resume_on_another_daemon_sharing_the_broker(make_daemon):
+    from conftest import ExtBroker, LOGDIR
+    b = ExtBroker(os.path.join(LOGDIR, uniq("ext") + ".broker.log")).start()
+    try:
+        d1 = make_daemon("--broker", b.arg)
+        d2 = make_daemon("--broker", b.arg)
+
+        async def body():
+            bob_user = uniq("bob")
+            bob, w0 = await ws_connect(d1, bob_user)
+            await bob.close()
+            alice, _ = await ws_connect(d2, uniq("alice"))
+            await chat_offline(alice, uniq("nobody"), "w")  # past the broker's warm-up second
+            acks = await send_offline(alice, bob_user, 3, "x")
+            bob, frames, w1 = await resume(d2, bob_user, since_of(w0))
+            check_replay(frames, acks, "x", w0["seq"] + 1)
+            assert w1["recovered"] is True and w1["missed"] == 0, w1
+
+        run(body())
+    finally:
+        b.kill()

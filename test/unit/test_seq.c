@@ -843,3 +843,40 @@ Test(seq, cost_per_message)
     free(topics);
     free(names);
 }
+
+/* A `retry` copy of a chat the stream holds goes under the first's seq and
+ * is not kept twice; one whose first is gone (or never came) is numbered. */
+Test(seq, a_retry_copy_reuses_the_first_seq)
+{
+    s_chat(ENV_CHAT, "bob", "1", 0, NULL);                      /* mid m-1: seq 1 */
+    cr_expect_eq(s_stamp("u:bob|", NULL, NULL, NULL), 1);
+    s_chats("bob", 2);                                          /* seq 2, 3 */
+    env_t e;
+    env_init(&e, ENV_CHAT);
+    e.mid = env_cstr("m-1");
+    e.sender = env_cstr("alice");
+    e.to = env_cstr("bob");
+    e.msg = env_cstr("1");
+    e.time = 1700000000123;
+    e.origin = env_cstr("w1");
+    e.req = 42;
+    e.retry = 1;
+    msgpack_sbuffer_clear(&in);
+    cr_assert_eq(env_encode(&e, &in), 0);
+    char *b;
+    size_t n;
+    int stored = 0;
+    cr_expect_eq(s_stamp("u:bob|", &b, &n, &stored), 1, "the first's number");
+    cr_expect(stored);
+    env_t out;
+    cr_assert_eq(env_decode(b, n, &out), 0);
+    cr_expect(out.retry, "still marked a copy: workers answer it from what they did");
+    free(b);
+    seq_stats_t st;
+    seq_stats(sq, &st);
+    cr_expect_eq(st.hist.messages, 3, "not kept twice");
+    e.mid = env_cstr("m-never");                                /* its first never came */
+    msgpack_sbuffer_clear(&in);
+    cr_assert_eq(env_encode(&e, &in), 0);
+    cr_expect_eq(s_stamp("u:bob|", NULL, NULL, NULL), 4);
+}
