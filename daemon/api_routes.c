@@ -152,63 +152,15 @@ s_online(ac_t *c)
     c->wait = WAIT_ONLINE;
 }
 
-static int
-s_hex(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes v (n bytes) into out (room for n bytes); *on gets the
- * length. NULL, or why the value is refused: a '%' not followed by two hex
- * digits, or an escape that decodes to NUL (which would cut a name short
- * wherever it is taken as a C string). '+' stays '+' (no form decoding). */
+/* hh_unescape() with the reason a refusal gives, or NULL. */
 static const char *
 s_pct_decode(const char *v, size_t n, char *out, size_t *on)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] != '%') {
-            out[k++] = v[i];
-            continue;
-        }
-        int hi = i + 2 < n ? s_hex(v[i + 1]) : -1;
-        int lo = hi >= 0 ? s_hex(v[i + 2]) : -1;
-        int h = lo >= 0 ? hi << 4 | lo : -1;
-        if (h < 0)
-            return "bad percent escape (want %XY, two hex digits)";
-        if (h == 0)
-            return "a parameter must not contain %00 (NUL)";
-        out[k++] = (char)h;
-        i += 2;
+    switch (hh_unescape(v, n, out, on)) {
+    case 0:  return NULL;
+    case -2: return "a parameter must not contain %00 (NUL)";
+    default: return "bad percent escape (want %XY, two hex digits)";
     }
-    *on = k;
-    return NULL;
-}
-
-/* The value of the first parameter name ("users=") of the query, or NULL. */
-static const char *
-s_param(const char *q, size_t qn, const char *name, size_t *vn)
-{
-    size_t k = strlen(name);
-    while (q && qn > 0) {
-        const char *amp = memchr(q, '&', qn);
-        size_t pn = amp ? (size_t)(amp - q) : qn;
-        if (pn >= k && memcmp(q, name, k) == 0) {
-            *vn = pn - k;
-            return q + k;
-        }
-        if (!amp)
-            break;
-        q += pn + 1;
-        qn -= pn + 1;
-    }
-    return NULL;
 }
 
 /* GET /api/v1/presence?users=a,b: 1-100 valid names (percent-decoded, as a
@@ -221,7 +173,7 @@ s_presence(ac_t *c, const char *q, size_t qn)
     const char *users[ENV_USERS_MAX];
     size_t n = 0, dn = 0;
     size_t vn = 0;
-    const char *val = s_param(q, qn, "users=", &vn);
+    const char *val = hh_param(q, qn, "users=", &vn);
     if (!val) {
         api_error(c, 400, "bad_request", "users is required", NULL);
         return;
@@ -297,7 +249,7 @@ s_history(ac_t *c, const char *q, size_t qn)
 {
     char since[96];
     size_t un = 0, sn = 0, vn = 0;
-    const char *v = s_param(q, qn, "user=", &vn), *why = NULL;
+    const char *v = hh_param(q, qn, "user=", &vn), *why = NULL;
     if (!v || vn > VALID_NAME_MAX * 3 || (why = s_pct_decode(v, vn, since, &un))
         || un > VALID_NAME_MAX || !valid_name(since, un)) {
         api_error(c, 400, "bad_request", why ? why : "user must be a valid userId", NULL);
@@ -308,7 +260,7 @@ s_history(ac_t *c, const char *q, size_t qn)
     const char *ep;
     size_t el;
     uint64_t seq;
-    v = s_param(q, qn, "since=", &vn);
+    v = hh_param(q, qn, "since=", &vn);
     if (v && (vn >= sizeof since || s_pct_decode(v, vn, since, &sn)
               || !valid_since(since, sn, &ep, &el, &seq))) {
         api_error(c, 400, "bad_request", "since must be EPOCH:SEQ", NULL);

@@ -264,54 +264,6 @@ s_origin_allowed(const char *o, size_t n, const handshake_cfg_t *cfg)
     return 0;
 }
 
-/* The value of the first parameter name ("token=", "since=") of the query
- * q[0..n), value up to '&', or NULL. */
-static const char *
-s_query_param(const char *q, size_t n, const char *name, size_t *tn)
-{
-    size_t k = strlen(name);
-    while (n > 0) {
-        const char *amp = memchr(q, '&', n);
-        size_t plen = amp ? (size_t)(amp - q) : n;
-        if (plen >= k && memcmp(q, name, k) == 0) {
-            *tn = plen - k;
-            return q + k;
-        }
-        if (!amp)
-            break;
-        q += plen + 1;
-        n -= plen + 1;
-    }
-    return NULL;
-}
-
-static int
-s_hex(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Percent-decodes s[0..*n) in place (RFC 3986 2.1); -1 on a bad escape. */
-static int
-s_unescape(char *s, size_t *n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < *n; i++) {
-        if (s[i] != '%') {
-            s[o++] = s[i];
-            continue;
-        }
-        int hi = i + 2 < *n ? s_hex(s[i + 1]) : -1, lo = hi >= 0 ? s_hex(s[i + 2]) : -1;
-        if (lo < 0)
-            return -1;
-        s[o++] = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    *n = o;
-    return 0;
-}
-
 /* Runs checks 1-8 on the complete head, in zwsd-protocol(7)'s order, then picks
  * out what the caller needs and NUL-terminates it in place: each terminator
  * lands on the byte after a value ('?', '&', '#', ' ', OWS, CR or LF), which
@@ -391,7 +343,7 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
     for (size_t i = 0; !token && (af = hh_nth(hh, HDR_AUTHORIZATION, i)); i++)
         token = hh_bearer(self->buf + af->off, af->len, &tlen);
     if (!token && (u.field_set & (1 << UF_QUERY)))
-        token = s_query_param(self->buf + hh->url_off + u.field_data[UF_QUERY].off,
+        token = hh_param(self->buf + hh->url_off + u.field_data[UF_QUERY].off,
                               u.field_data[UF_QUERY].len, "token=", &tlen);
 
     /* since=EPOCH:SEQ, percent-decoded in place (a browser's URLSearchParams
@@ -400,7 +352,7 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
     size_t slen = 0;
     const char *sp = NULL;
     if (u.field_set & (1 << UF_QUERY))
-        sp = s_query_param(self->buf + hh->url_off + u.field_data[UF_QUERY].off,
+        sp = hh_param(self->buf + hh->url_off + u.field_data[UF_QUERY].off,
                            u.field_data[UF_QUERY].len, "since=", &slen);
     if (sp)
         since = self->buf + (sp - self->buf);   /* the same byte, writable */
@@ -408,7 +360,7 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
         const char *ep;
         size_t el;
         uint64_t sq;
-        if (s_unescape(since, &slen) < 0 || !valid_since(since, slen, &ep, &el, &sq))
+        if (hh_unescape(since, slen, since, &slen) < 0 || !valid_since(since, slen, &ep, &el, &sq))
             return s_fail(self, 400, "{\"error\":\"bad_request\",\"reason\":\"malformed since\"}\n",
                           NULL);
     }

@@ -164,3 +164,51 @@ hh_bearer(const char *v, size_t n, size_t *tn)
     *tn = n - 6;
     return hh_trim(v + 6, tn);
 }
+
+const char *
+hh_param(const char *q, size_t qn, const char *name, size_t *vn)
+{
+    size_t k = strlen(name);
+    while (q && qn > 0) {
+        const char *amp = memchr(q, '&', qn);
+        size_t pn = amp ? (size_t)(amp - q) : qn;
+        if (pn >= k && memcmp(q, name, k) == 0) {
+            *vn = pn - k;
+            return q + k;
+        }
+        if (!amp)
+            break;
+        q += pn + 1;
+        qn -= pn + 1;
+    }
+    return NULL;
+}
+
+static int
+s_hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+hh_unescape(const char *in, size_t n, char *out, size_t *on)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] != '%') {
+            out[k++] = in[i];
+            continue;
+        }
+        int hi = i + 2 < n ? s_hex(in[i + 1]) : -1;
+        int lo = hi >= 0 ? s_hex(in[i + 2]) : -1;
+        if (lo < 0)
+            return -1;
+        if ((hi << 4 | lo) == 0)
+            return -2;
+        out[k++] = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    *on = k;
+    return 0;
+}

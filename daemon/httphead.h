@@ -68,4 +68,13 @@ int    hh_list_has(const char *s, size_t n, const char *tok, int ci);
  * case-insensitive; may be empty), or NULL for another scheme. */
 const char *hh_bearer(const char *v, size_t n, size_t *tn);
 
+/* The value of the first parameter name ("since=": with its '=') of the
+ * query q[0..qn) (no '?'), up to '&'; NULL when absent. */
+const char *hh_param(const char *q, size_t qn, const char *name, size_t *vn);
+/* Percent-decodes in[0..n) into out (room for n bytes; out may be in: the
+ * decoding never runs ahead), *on the length; '+' stays '+'. 0, or -1 for
+ * a '%' not followed by two hex digits, -2 for an escape that decodes to
+ * NUL (it would cut a C string short). */
+int         hh_unescape(const char *in, size_t n, char *out, size_t *on);
+
 #endif

@@ -35,7 +35,7 @@ chat_send(conn_t *c)
     p = stpcpy(p, "{\"receiver\":\"");
     p = conn_user_name(p, NULL, c->peer);
     p = stpcpy(p, "\",\"msg\":{\"t\":");
-    p = util_u64(p, (uint64_t)util_now_us());
+    p = util_u64(p, (uint64_t)clock_now_us());
     p = stpcpy(p, ",\"s\":");
     p = util_u64(p, (uint64_t)c->seq_out);
     long pad = proc.cfg->size - (long)(p - buf) - 9 - (proc.cfg->ack ? 30 : 0);
@@ -164,7 +164,7 @@ chat_run(run_t *run)
 {
     const cfg_t *cfg = run->cfg;
     const int P = cfg->procs;
-    int64_t t0 = util_now_us() + 20000;
+    int64_t t0 = clock_now_us() + 20000;
     int64_t t1 = t0 + (int64_t)(cfg->warmup * 1e6);
     int64_t t2 = t1 + (int64_t)(cfg->duration * 1e6);
     int64_t drain_until = INT64_MAX;
@@ -178,7 +178,7 @@ chat_run(run_t *run)
                cfg->rate, cfg->warmup, cfg->duration);
     bool started = false, ended = false;
     while (!run_any_gone(run)) {
-        int64_t now = util_now_us();
+        int64_t now = clock_now_us();
         if (util_sig && !ended) {       /* cut the window short, but still drain */
             for (int i = 0; i < P; i++)
                 run_send(run, i, CTL_END, 0, 0, 0);

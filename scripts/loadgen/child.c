@@ -295,14 +295,14 @@ child_main(const cfg_t *cfg, int idx, int ctl)
     epoll_ctl(ep, EPOLL_CTL_ADD, ctl, &cev);
     proc.crate = cfg->connect_rate / cfg->procs;
     proc.rate_local = cfg->rate * proc.members / (double)N;
-    proc.now = proc.c0 = util_now_us();
+    proc.now = proc.c0 = clock_now_us();
 
     struct epoll_event evs[512];
     while (!proc.stop) {
         int64_t to = s_timeout_us();
         struct timespec ts = { .tv_sec = to / 1000000, .tv_nsec = (to % 1000000) * 1000 };
         int n = epoll_pwait2(ep, evs, 512, &ts, NULL);
-        proc.now = util_now_us();
+        proc.now = clock_now_us();
         for (int i = 0; i < n; i++) {
             if (!evs[i].data.ptr)
                 s_ctl_read();

@@ -49,10 +49,10 @@ cpu_mark(run_t *run, bool end)
 {
     int64_t ticks = run->cfg->server_pid ? s_tree_ticks(run) : 0;
     if (end) {
-        run->m1 = util_now_us();
+        run->m1 = clock_now_us();
         run->srv1 = ticks;
     } else {
-        run->m0 = util_now_us();
+        run->m0 = clock_now_us();
         run->srv0 = ticks;
     }
 }

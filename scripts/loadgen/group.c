@@ -34,7 +34,7 @@ s_send(conn_t *c, int64_t k)
     p = stpcpy(p, "{\"type\":\"group\",\"group\":\"");
     p = stpcpy(p, proc.cfg->group);
     p = stpcpy(p, "\",\"msg\":{\"t\":");
-    p = util_u64(p, (uint64_t)util_now_us());
+    p = util_u64(p, (uint64_t)clock_now_us());
     p = stpcpy(p, ",\"s\":");
     p = util_u64(p, (uint64_t)k);
     p = stpcpy(p, "},\"id\":\"g");
@@ -118,9 +118,9 @@ group_run(run_t *run)
         run->gdone = 0;
         run->g_last = INT64_MIN;
         run->g_first = INT64_MAX;
-        int64_t deadline = util_now_us() + (int64_t)(cfg->timeout * 1e6);
+        int64_t deadline = clock_now_us() + (int64_t)(cfg->timeout * 1e6);
         run_send(run, 0, CTL_GSEND, k, 0, 0);
-        while (run->gdone < P && !util_sig && !run_any_gone(run) && util_now_us() < deadline)
+        while (run->gdone < P && !util_sig && !run_any_gone(run) && clock_now_us() < deadline)
             run_poll(run, deadline);
         if (run->gdone == P) {
             run->glast[run->gcomplete] = run->g_last;

@@ -10,15 +10,15 @@ void
 idle_run(run_t *run)
 {
     const cfg_t *cfg = run->cfg;
-    int64_t now = util_now_us();
+    int64_t now = clock_now_us();
     int64_t until = cfg->duration > 0 ? now + (int64_t)(cfg->duration * 1e6) : INT64_MAX;
     if (cfg->duration > 0)
         printf("holding %" PRIu64 " connections for %g s\n", run->opened, cfg->duration);
     else
         printf("holding %" PRIu64 " connections until SIGINT/SIGTERM\n", run->opened);
-    while (!util_sig && util_now_us() < until && !run_any_gone(run))
+    while (!util_sig && clock_now_us() < until && !run_any_gone(run))
         run_poll(run, until);
-    run->held_s = (double)(util_now_us() - now) / 1e6;
+    run->held_s = (double)(clock_now_us() - now) / 1e6;
 }
 
 int

@@ -69,7 +69,7 @@ s_parent(const cfg_t *cfg)
     run_t *run = &s_run;
     run->cfg = cfg;
     run->gk = -1;
-    run->start = util_now_us();
+    run->start = clock_now_us();
     run->ctlfd = -1;
     if (run_spawn(run, child_main) < 0)
         return 1;
@@ -86,7 +86,7 @@ s_parent(const cfg_t *cfg)
             return 1;
     }
     if (!run->t_end)
-        run->t_end = util_now_us();
+        run->t_end = clock_now_us();
     run_collect(run);
     int rc;
     if (cfg->mode == MODE_IDLE)

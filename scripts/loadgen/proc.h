@@ -26,7 +26,7 @@ typedef struct {
     int idx;                    /* child.c: this child's index, 0 .. procs-1 */
     int ctl;                    /* child.c: the socket to the coordinator */
     bool stop;                  /* leave the loop: STOP, a signal, or the coordinator gone */
-    int64_t now;                /* child.c: µs (util_now_us), once per loop turn */
+    int64_t now;                /* child.c: µs (clock_now_us), once per loop turn */
     report_t r;                 /* counted by every module; sent by child.c at the end */
     /* child.c: the connection table (conn.h), the user connections first,
      * then in group mode the sender (child 0 only) */

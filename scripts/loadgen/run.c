@@ -67,7 +67,7 @@ run_poll(run_t *run, int64_t until_us)
         pfd[i].revents = 0;
     }
     pfd[P] = (struct pollfd){ .fd = run->ctlfd, .events = POLLIN };
-    int64_t to = until_us - util_now_us();
+    int64_t to = until_us - clock_now_us();
     to = to < 0 ? 0 : to > 100000 ? 100000 : to;
     struct timespec ts = { .tv_sec = to / 1000000, .tv_nsec = (to % 1000000) * 1000 };
     if (ppoll(pfd, (nfds_t)P + 1, &ts, NULL) <= 0)
@@ -154,9 +154,9 @@ run_wait_ready(run_t *run)
             all &= run->kids[i].ready;
         if (all || util_sig || run_any_gone(run))
             break;
-        run_poll(run, util_now_us() + 100000);
+        run_poll(run, clock_now_us() + 100000);
     }
-    run->connect_s = (double)(util_now_us() - run->start) / 1e6;
+    run->connect_s = (double)(clock_now_us() - run->start) / 1e6;
     for (int i = 0; i < cfg->procs; i++) {
         run->opened += (uint64_t)run->kids[i].ready_msg.v[0];
         run->failed += (uint64_t)run->kids[i].ready_msg.v[1];
@@ -185,12 +185,12 @@ run_collect(run_t *run)
     const int P = run->cfg->procs;
     for (int i = 0; i < P; i++)
         run_send(run, i, CTL_STOP, 0, 0, 0);
-    int64_t give_up = util_now_us() + 10000000;
+    int64_t give_up = clock_now_us() + 10000000;
     for (;;) {
         bool all = true;
         for (int i = 0; i < P; i++)
             all &= run->kids[i].reported || run->kids[i].gone;
-        if (all || util_now_us() > give_up)
+        if (all || clock_now_us() > give_up)
             break;
         run_poll(run, give_up);
     }

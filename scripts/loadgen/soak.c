@@ -368,7 +368,7 @@ soak_dump(void)
         proc_log("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
-    rec_hdr_t h = { .nsend = s_nss, .nrecv = s_nsr, .nival = s_nsi, .t_dump = util_now_us(),
+    rec_hdr_t h = { .nsend = s_nss, .nrecv = s_nsr, .nival = s_nsi, .t_dump = clock_now_us(),
                     .conns = proc.cfg->conns, .procs = proc.cfg->procs, .idx = proc.idx };
     memcpy(h.magic, rec_magic, sizeof h.magic);
     bool ok = fwrite(&h, sizeof h, 1, f) == 1

@@ -72,7 +72,7 @@ s_sum(const run_t *run, int j)
 static void
 s_progress(const run_t *run)
 {
-    int64_t now = util_now_us();
+    int64_t now = clock_now_us();
     printf("progress t=%.0f open=%" PRId64 "/%" PRIu64 " sent=%" PRId64 " answered=%" PRId64
            " received=%" PRId64 " reconnects=%" PRId64 " reset=%" PRId64 "\n",
            run->t_go && now > run->t_go ? (double)(now - run->t_go) / 1e6 : 0.0, s_sum(run, 3),
@@ -90,7 +90,7 @@ s_rst_out(run_t *run)
     run->rst_req = 0;
     run->rst_n = 0;
     run->rst_wait = 0;
-    run->rst_t0 = util_now_us();
+    run->rst_t0 = clock_now_us();
     for (uint64_t i = 0; i < P; i++) {
         uint64_t share = i == P - 1 ? want - given : want * (N * (i + 1) / P - N * i / P) / N;
         given += share;
@@ -108,7 +108,7 @@ s_rst_out(run_t *run)
 static void
 s_turn(run_t *run, int64_t until)
 {
-    int64_t now = util_now_us();
+    int64_t now = clock_now_us();
     if (run->rst_req && !run->rst_active)
         s_rst_out(run);
     if (run->rst_active && run->rst_wait <= 0) {
@@ -144,18 +144,18 @@ soakctl_run(run_t *run)
     printf("soak: ready: %" PRIu64 " connections open\n", run->opened);
     if (run->ctlfd >= 0) {
         printf("soak: waiting for \"start\" on %s\n", cfg->control);
-        int64_t until = util_now_us() + SOAK_WAIT_US;
-        while (!run->c_start && !run->c_stop && !run->c_end && s_going(run) && util_now_us() < until)
+        int64_t until = clock_now_us() + SOAK_WAIT_US;
+        while (!run->c_start && !run->c_stop && !run->c_end && s_going(run) && clock_now_us() < until)
             s_turn(run, until);
     }
-    int64_t t0 = util_now_us() + 20000;
+    int64_t t0 = clock_now_us() + 20000;
     run->t_go = t0;
     for (int i = 0; i < cfg->procs; i++)
         run_send(run, i, CTL_GO, t0, t0, INT64_MAX);
     int64_t until = cfg->duration > 0 ? t0 + (int64_t)(cfg->duration * 1e6) : t0 + SOAK_WAIT_US;
     printf("soak: sending %g chats/s over %" PRIu64 " users, each with an id\n", cfg->rate, cfg->conns);
     bool paused = false;
-    while (!run->c_stop && !run->c_end && s_going(run) && util_now_us() < until) {
+    while (!run->c_stop && !run->c_end && s_going(run) && clock_now_us() < until) {
         if (run->c_pause && !paused) {
             for (int i = 0; i < cfg->procs; i++)
                 run_send(run, i, CTL_END, 0, 0, 0);
@@ -163,7 +163,7 @@ soakctl_run(run_t *run)
             paused = true;
         }
         if (run->c_resume && paused) {
-            int64_t t = util_now_us() + 20000;
+            int64_t t = clock_now_us() + 20000;
             for (int i = 0; i < cfg->procs; i++)
                 run_send(run, i, CTL_GO, t, t, INT64_MAX);
             printf("soak: resumed\n");
@@ -174,26 +174,26 @@ soakctl_run(run_t *run)
     }
     for (int i = 0; i < cfg->procs; i++)
         run_send(run, i, CTL_END, 0, 0, 0);
-    run->t_stop = util_now_us();
+    run->t_stop = clock_now_us();
     printf("soak: sending stopped after %.1f s; %g s of grace for answers and deliveries\n",
            (double)(run->t_stop - t0) / 1e6, cfg->grace);
     until = run->t_stop + (int64_t)(cfg->grace * 1e6);
-    while (s_going(run) && util_now_us() < until)
+    while (s_going(run) && clock_now_us() < until)
         s_turn(run, until);
-    int64_t s0 = util_now_us();
+    int64_t s0 = clock_now_us();
     until = s0 + (int64_t)(cfg->settle * 1e6);
     while (s_going(run) && (s_sum(run, 3) < (int64_t)cfg->conns || run->rst_active)
-           && util_now_us() < until)
+           && clock_now_us() < until)
         s_turn(run, until);
     int64_t open = s_sum(run, 3);
     printf("soak: %s: %" PRId64 "/%" PRIu64 " connections open (%.1f s after the grace)\n",
            open == (int64_t)cfg->conns ? "settled" : "not settled", open, cfg->conns,
-           (double)(util_now_us() - s0) / 1e6);
+           (double)(clock_now_us() - s0) / 1e6);
     if (run->ctlfd >= 0 && !run->c_end) {
         printf("soak: waiting for \"end\" on %s\n", cfg->control);
-        until = util_now_us() + SOAK_WAIT_US;
-        while (!run->c_end && s_going(run) && util_now_us() < until)
+        until = clock_now_us() + SOAK_WAIT_US;
+        while (!run->c_end && s_going(run) && clock_now_us() < until)
             s_turn(run, until);
     }
-    run->t_end = util_now_us();
+    run->t_end = clock_now_us();
 }

@@ -8,14 +8,6 @@ volatile sig_atomic_t util_sig;
 
 static uint64_t s_rng;
 
-int64_t
-util_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 uint64_t
 util_cpu_ns(void)
 {
@@ -42,7 +34,7 @@ void
 util_rand_seed(void)
 {
     if (getrandom(&s_rng, sizeof s_rng, 0) != sizeof s_rng || !s_rng)
-        s_rng = (uint64_t)util_now_us() | 1;
+        s_rng = (uint64_t)clock_now_us() | 1;
 }
 
 uint64_t

@@ -11,12 +11,13 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "clock.h"              /* clock_now_us(): the monotonic clock */
+
 /* Set by the process's SIGINT/SIGTERM handler (main.c in the coordinator,
  * child.c in a child), read by its loops. */
 extern volatile sig_atomic_t util_sig;
 
 /* CLOCK_MONOTONIC, µs. */
-int64_t  util_now_us(void);
 /* This process's CPU time (CLOCK_PROCESS_CPUTIME_ID), ns. */
 uint64_t util_cpu_ns(void);
 /* Writes v in decimal at p, without a NUL (at most 20 bytes); returns the

@@ -349,10 +349,10 @@ ws_close_all(int ep)
         }
     }
     conn_flush();
-    int64_t deadline = util_now_us() + 3000000;
+    int64_t deadline = clock_now_us() + 3000000;
     struct epoll_event evs[512];
     static uint8_t sink[16384];
-    while (open && util_now_us() < deadline) {
+    while (open && clock_now_us() < deadline) {
         int n = epoll_wait(ep, evs, 512, 100);
         for (int i = 0; i < n; i++) {
             conn_t *c = evs[i].data.ptr;

@@ -153,3 +153,22 @@ Test(httphead, helpers)
     cr_assert(!hh_list_has("keep-alive, Upgrade", 19, "upgrade", 0));
     cr_assert(!hh_list_has("upgraded", 8, "upgrade", 1));
 }
+
+Test(httphead, query_parameters_and_percent_decoding)
+{
+    size_t n;
+    const char *v = hh_param("token=t&since=e%3A5&x", 21, "since=", &n);
+    cr_assert(v && n == 5 && memcmp(v, "e%3A5", 5) == 0);
+    cr_assert_null(hh_param("sincex=1", 8, "since=", &n));
+    cr_assert_null(hh_param(NULL, 0, "a=", &n));
+    char out[16];
+    size_t on;
+    cr_assert_eq(hh_unescape("e%3A5+", 6, out, &on), 0);
+    cr_assert(on == 4 && memcmp(out, "e:5+", 4) == 0);
+    cr_assert_eq(hh_unescape("a%2", 3, out, &on), -1);
+    cr_assert_eq(hh_unescape("a%zz", 4, out, &on), -1);
+    cr_assert_eq(hh_unescape("a%00", 4, out, &on), -2);
+    char inplace[] = "x%41y";
+    cr_assert_eq(hh_unescape(inplace, 5, inplace, &on), 0);
+    cr_assert(on == 3 && memcmp(inplace, "xAy", 3) == 0);
+}
