@@ -33,12 +33,23 @@
 conns_t *conn__set;
 
 
-/* Appends to the output queue, in a kept buffer when it was empty. */
+/* Appends to the output queue, in a kept buffer when it was empty; what
+ * the queue holds is the zwsd_outbound_bytes gauge. */
 int
 conn__out(conns_t *cs, conn_t *c, const void *p, size_t n)
 {
+    size_t cap = c->out.cap;
     buf_pool_take(&cs->pool, &c->out);
-    return buf_append(&c->out, p, n);
+    int rc = buf_append(&c->out, p, n);
+    metrics_add(M_OUTBOUND_BYTES, (int64_t)c->out.cap - (int64_t)cap);
+    return rc;
+}
+
+void
+conn__out_release(conns_t *cs, conn_t *c)
+{
+    metrics_add(M_OUTBOUND_BYTES, -(int64_t)c->out.cap);
+    buf_pool_give(&cs->pool, &c->out);
 }
 
 void
@@ -239,7 +250,15 @@ s_too_slow(conns_t *cs, conn_t *c)
 {
     log_info("connection %d: outbound queue over %zu bytes, closing 4008", c->io.fd,
              cs->opt->max_outbound);
-    c->out.len = c->out_partial < c->out.len ? c->out_partial : c->out.len;
+    size_t keep = c->out_partial < c->out.len ? c->out_partial : c->out.len;
+    buf_t rest = { 0 };
+    if (keep > 0 && buf_append(&rest, c->out.data, keep) < 0) {
+        conn_drop(cs, c);               /* cannot even end the frame */
+        return;
+    }
+    conn__out_release(cs, c);           /* the queue's memory goes now */
+    c->out = rest;
+    metrics_add(M_OUTBOUND_BYTES, (int64_t)rest.cap);
     metrics_inc(M_CLOSE_SLOW);
     conn_close(cs, c, 4008, "too slow");
     if (c->state == CONN_CLOSING)
@@ -336,7 +355,7 @@ conn__flush(conns_t *cs, conn_t *c)
         conn_drop(cs, c);
         return;
     }
-    buf_pool_give(&cs->pool, &c->out);  /* idle conns hold no buffer */
+    conn__out_release(cs, c);           /* idle conns hold no buffer */
     if (!c->ws)
         return;
     if (c->state == CONN_CLOSING && wslay_event_get_close_sent(c->ws)) {

@@ -190,6 +190,7 @@ conn__now(const conns_t *cs)
 extern conns_t *conn__set;
 
 int  conn__out(conns_t *cs, conn_t *c, const void *p, size_t n);
+void conn__out_release(conns_t *cs, conn_t *c);  /* the queue back to the pool */
 void conn__set_timer(conns_t *cs, conn_t *c, int tl);
 void conn__mark_dirty(conns_t *cs, conn_t *c);
 int  conn__encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n);

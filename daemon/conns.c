@@ -100,7 +100,7 @@ conns_reap(conns_t *cs)
         free(c->early);
         if (c->ws)
             wslay_event_context_free(c->ws);
-        buf_pool_give(&cs->pool, &c->out);
+        conn__out_release(cs, c);
         free(c);
     }
 }

@@ -46,6 +46,7 @@ metrics_attach(int slot)
 void metrics_inc(metric_t m) { if (s_mine) s_mine[m]++; }
 void metrics_dec(metric_t m) { if (s_mine) s_mine[m]--; }
 void metrics_set(metric_t m, int64_t v) { if (s_mine) s_mine[m] = v; }
+void metrics_add(metric_t m, int64_t d) { if (s_mine) s_mine[m] += d; }
 
 void
 metrics_refused(int status)
@@ -95,8 +96,10 @@ metrics_reset_slot(int slot)
     s_rows[slot][M_SESSIONS] = 0;
     s_rows[slot][M_BUS_UP] = 0;
     s_rows[slot][M_USERS] = 0;
+    s_rows[slot][M_OUTBOUND_BYTES] = 0;
     for (int m = 0; m < M_COUNT; m++) {
-        if (m == M_CONNECTIONS || m == M_SESSIONS || m == M_BUS_UP || m == M_USERS)
+        if (m == M_CONNECTIONS || m == M_SESSIONS || m == M_BUS_UP || m == M_USERS
+            || m == M_OUTBOUND_BYTES)
             continue;
         s_rows[s_slots][m] += s_rows[slot][m];
         s_rows[slot][m] = 0;
@@ -195,6 +198,10 @@ metrics_render(buf_t *b, int bus_up)
             return -1;
         S("%s %lld\n", simple[i].name, (long long)metrics_sum(simple[i].m));
     }
+    if (s_family(b, "zwsd_outbound_bytes", "gauge",
+                 "Bytes allocated to sessions' outbound queues (frames not yet taken by the socket).") < 0)
+        return -1;
+    S("zwsd_outbound_bytes %lld\n", (long long)metrics_sum(M_OUTBOUND_BYTES));
     if (s_family(b, "zwsd_broker_up", "gauge",
                  "1 when the broker answers the worker that served this scrape.") < 0)
         return -1;

@@ -39,6 +39,7 @@ typedef enum {
     M_BROKER_RESTARTS,      /* supervisor row */
     M_BUS_UP,               /* gauge per worker: 1 when the broker answers */
     M_USERS,                /* gauge per worker: users it holds sessions of */
+    M_OUTBOUND_BYTES,       /* gauge: bytes allocated to sessions' outbound queues */
     M_COUNT
 } metric_t;
 
@@ -47,6 +48,7 @@ void     metrics_attach(int slot);          /* slot -1: the supervisor row */
 void     metrics_inc(metric_t m);
 void     metrics_dec(metric_t m);
 void     metrics_set(metric_t m, int64_t v);
+void     metrics_add(metric_t m, int64_t delta);
 void     metrics_refused(int http_status);
 int64_t  metrics_sum(metric_t m);
 int64_t  metrics_get(int slot, metric_t m);

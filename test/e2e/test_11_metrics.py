@@ -107,7 +107,7 @@ EXPECTED = [
                 "rate_limited", "unsupported", "unavailable")],
     ("zwsd_slow_consumer_closes_total", {}), ("zwsd_rate_limit_closes_total", {}),
     ("zwsd_sessions_replaced_total", {}), ("zwsd_worker_restarts_total", {}),
-    ("zwsd_broker_restarts_total", {}), ("zwsd_broker_up", {}),
+    ("zwsd_broker_restarts_total", {}), ("zwsd_broker_up", {}), ("zwsd_outbound_bytes", {}),
     ("zwsd_worker_connections", {"worker": "0"}), ("zwsd_worker_connections", {"worker": "1"}),
 ]
 
