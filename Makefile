@@ -1,7 +1,8 @@
 # zwsd — one non-recursive Makefile. `make` installs missing Debian packages
 # (scripts/deps.sh), then builds everything into build/.
 #   make            build zwsd, zwsd-broker, zwsd-send, zwsd-loadgen
-#   make run        start zwsd with the embedded broker on :8080
+#   make run        start zwsd with the embedded broker on :8080, and its
+#                   demo page at http://127.0.0.1:8080/
 #   make test       unit tests, end-to-end tests, man page lint
 #   make test-asan  the same under AddressSanitizer, LeakSanitizer and UBSan
 #   make fuzz       libFuzzer targets (clang) in build/fuzz/, FUZZ_SECONDS (60)
@@ -30,7 +31,7 @@ UNITS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 
 all: $(BUILD)/.deps $(PROGS)
 
-$(BUILD)/.deps: scripts/deps.sh
+$(BUILD)/.deps: scripts/deps.sh test/browser/package.json
 	@mkdir -p $(BUILD)
 	@sh scripts/deps.sh
 	@touch $@
@@ -43,8 +44,26 @@ $(BUILD)/libproto.a: $(call obj,$(PROTO_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 $(BUILD)/libbroker.a: $(call obj,$(BROKER_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
-$(BUILD)/libdaemon.a: $(call obj,$(DAEMON_SRC))
+$(BUILD)/libdaemon.a: $(call obj,$(DAEMON_SRC)) $(BUILD)/gen/demo_assets.o
 	rm -f $@ && $(AR) rcs $@ $^
+
+# The demo page (--demo on, daemon/demo.h) is embedded in the binary: each
+# file of demo/ becomes a C array demo_<name> (dots as _) and its size
+# demo_<name>_len, written with od and sed (coreutils, always present).
+DEMO_ASSETS := demo/index.html demo/demo.css demo/demo.js demo/favicon.svg
+$(BUILD)/gen/demo_assets.c: $(DEMO_ASSETS) Makefile
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from demo/ by the Makefile: do not edit */'; \
+	   echo '#include "demo.h"'; \
+	   for f in $(DEMO_ASSETS); do \
+	       n=demo_$$(basename $$f | tr '.-' '__'); \
+	       echo "const unsigned char $$n[] = {"; \
+	       od -An -v -tx1 $$f | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	       echo "};"; \
+	       echo "const size_t $${n}_len = sizeof $$n;"; \
+	   done; } > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/demo_assets.o: $(BUILD)/gen/demo_assets.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 LIBS := $(BUILD)/libdaemon.a $(BUILD)/libbroker.a $(BUILD)/libproto.a
 
@@ -64,7 +83,7 @@ $(BUILD)/test/%: $(BUILD)/test/unit/%.o $(LIBS)
 units: $(UNITS)
 
 run: all
-	$(BUILD)/zwsd --runtime-dir $${ZWSD_RUNTIME_DIR:-/tmp/zwsd-run-$$(id -u)} -v
+	$(BUILD)/zwsd --runtime-dir $${ZWSD_RUNTIME_DIR:-/tmp/zwsd-run-$$(id -u)} --demo on -v
 
 test: all $(UNITS)
 	@sh test/run.sh $(BUILD)
@@ -137,7 +156,8 @@ install: all
 	for p in man/*.7; do [ -e "$$p" ] && install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man7/; done; true
 	for p in man/*.8; do [ -e "$$p" ] && install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/default
-	install -m 0644 dist/zwsd.service dist/zwsd-broker.service $(DESTDIR)/etc/systemd/system/
+	install -m 0644 dist/zwsd.service dist/zwsd-broker.service dist/zwsd-broker@.service \
+	    $(DESTDIR)/etc/systemd/system/
 	[ -e $(DESTDIR)/etc/default/zwsd ] || install -m 0644 dist/zwsd.default $(DESTDIR)/etc/default/zwsd
 
 # ---- benchmarks (issue 16): the bus-only microbenchmark, the reference relay, the report.
@@ -154,6 +174,14 @@ bench: all
 	bash scripts/bench-report.sh $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
 	    $(if $(BENCH_LABEL),--label "$(BENCH_LABEL)")
 .PHONY: bench
+# `make bench-broker` (issue 19): one broker shard alone, pinned to one core
+# (scripts/bench-broker.sh): chats/s, memory per subscription and latency from 1,000 to
+# 1,000,000 subscriptions, history on and off; about 15 minutes. BENCH_BROKER_ARGS: more
+# options of the script (say "--subs 1000,100000 --reps 1" for a short run). It needs only
+# the broker and bench-bus, not zwsd.
+bench-broker: $(BUILD)/zwsd-broker $(BUILD)/bench-bus
+	ZWSD_BUILD=$(abspath $(BUILD)) bash scripts/bench-broker.sh $(BENCH_BROKER_ARGS)
+.PHONY: bench-broker
 # ---- end of the benchmark block
 
 clean:

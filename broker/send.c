@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "curve.h"
 #include "envelope.h"
+#include "shard.h"
 #include "topic.h"
 #include "valid.h"
 #include "version.h"
@@ -23,9 +24,12 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out,
-        "usage: zwsd-send [--broker ENDPOINT] (--to USER | --group G | --broadcast)\n"
+        "usage: zwsd-send [--broker PUB[;PUB...]] (--to USER | --group G | --broadcast)\n"
         "                 --msg JSON [--sender NAME] [--curve SECRET,PUBLIC]\n"
-        "  --broker ENDPOINT  the broker's publish endpoint (default ipc://RUNTIME/pub)\n"
+        "  --broker PUB[|PUB][;PUB[|PUB]...]\n"
+        "                     the brokers' publish endpoints, one (or a pair) per\n"
+        "                     shard, spelt as the daemons' --broker\n"
+        "                     (default ipc://RUNTIME/pub)\n"
         "  --to USER          deliver to every session of USER\n"
         "  --group G          deliver to every member of group G\n"
         "  --broadcast        deliver to every session\n"
@@ -81,7 +85,9 @@ s_handshake_failed(void *mon, const char *endpoint, int curve)
 int
 main(int argc, char **argv)
 {
-    char endpoint[512] = "";
+    static char spec_text[SHARD_SPEC_MAX];
+    static shard_spec_t spec;
+    char endpoint[SHARD_EP_MAX] = "", backup[SHARD_EP_MAX] = "";    /* a pair's */
     const char *to = NULL, *group = NULL, *msg = NULL, *sender = "system", *curve_spec = NULL;
     static curve_client_t curve;        /* a secret: not on the stack */
     int bcast = 0, c;
@@ -96,7 +102,7 @@ main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': snprintf(endpoint, sizeof endpoint, "%s", optarg); break;
+        case 'b': snprintf(spec_text, sizeof spec_text, "%s", optarg); break;
         case 't': to = optarg; break;
         case 'g': group = optarg; break;
         case 'B': bcast = 1; break;
@@ -141,12 +147,24 @@ main(int argc, char **argv)
     }
     char *compact = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(j);
-    if (!endpoint[0])
-        s_default_endpoint(endpoint, sizeof endpoint);
-
     char topic[TOPIC_MAX], mid[48];
     size_t tn = bcast ? topic_make(topic, TOPIC_BCAST, NULL, 0)
                       : topic_make(topic, to ? TOPIC_USER : TOPIC_GROUP, name, strlen(name));
+    if (!spec_text[0]) {
+        s_default_endpoint(endpoint, sizeof endpoint);
+    } else {
+        /* the topic's shard, as every daemon computes it (shard.h) */
+        char swhy[512];
+        if (shard_parse(spec_text, 0, &spec, swhy, sizeof swhy) < 0) {
+            fprintf(stderr, "zwsd-send: --broker %s: %s\n", spec_text, swhy);
+            free(compact);
+            return 2;
+        }
+        const shard_t *sh = &spec.shard[shard_of(&spec, topic, tn)];
+        snprintf(endpoint, sizeof endpoint, "%s", sh->broker[0].pub);
+        if (sh->nbrokers > 1)
+            snprintf(backup, sizeof backup, "%s", sh->broker[1].pub);
+    }
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
         rnd = (uint64_t)getpid();
@@ -184,13 +202,17 @@ main(int argc, char **argv)
         fprintf(stderr, "zwsd-send: socket monitor: %s\n", zmq_strerror(errno));
         goto done;
     }
-    if (zmq_connect(s, endpoint) < 0) {
-        fprintf(stderr, "zwsd-send: %s: %s\n", endpoint, zmq_strerror(errno));
+    /* every broker's subscribe-all, not only the first (a pair sends two) */
+    zmq_setsockopt(s, ZMQ_XPUB_VERBOSE, &(int){ 1 }, sizeof(int));
+    if (zmq_connect(s, endpoint) < 0 || (backup[0] && zmq_connect(s, backup) < 0)) {
+        fprintf(stderr, "zwsd-send: %s%s%s: %s\n", endpoint, backup[0] ? " | " : "", backup,
+                zmq_strerror(errno));
         goto done;
     }
     zmq_pollitem_t it[2] = { { s, 0, ZMQ_POLLIN, 0 }, { mon, 0, ZMQ_POLLIN, 0 } };
     if (zmq_poll(it, 2, 5000) <= 0) {
-        fprintf(stderr, "zwsd-send: no broker at %s within 5 s\n", endpoint);
+        fprintf(stderr, "zwsd-send: no broker at %s%s%s within 5 s\n", endpoint,
+                backup[0] ? " or " : "", backup);
         goto done;
     }
     if (!(it[0].revents & ZMQ_POLLIN)) {
@@ -199,6 +221,10 @@ main(int argc, char **argv)
     }
     char sub[64];
     zmq_recv(s, sub, sizeof sub, 0);
+    /* a pair: the other broker gets it too if it attaches soon; one that
+     * is down does not hold the message up (its partner carries it) */
+    if (backup[0] && zmq_poll(it, 1, 500) > 0)
+        zmq_recv(s, sub, sizeof sub, 0);
     if (zmq_send(s, topic, tn, ZMQ_SNDMORE) < 0 || zmq_send(s, sb.data, sb.size, 0) < 0) {
         fprintf(stderr, "zwsd-send: send: %s\n", zmq_strerror(errno));
         goto done;

@@ -1,6 +1,8 @@
 /* client — see client.h. */
 #include "client.h"
 
+#include "topic.h"
+
 #include <string.h>
 
 #include "log.h"
@@ -38,8 +40,10 @@ s_chat(client_t *cl, conn_t *c, const cj_frame_t *f)
 static void
 s_join(client_t *cl, conn_t *c, const cj_frame_t *f)
 {
+    char topic[TOPIC_MAX];
+    size_t tn = topic_make(topic, TOPIC_GROUP, f->target.p, f->target.n);
     member_join(cl->members, &s_sess(c)->groups, c, f->target, f->id, f->since,
-                cl->opt->max_groups, bus_up(cl->push->bus));
+                cl->opt->max_groups, tn && bus_up_topic(cl->push->bus, topic, tn));
 }
 
 static void

@@ -356,6 +356,14 @@ conn__flush(conns_t *cs, conn_t *c)
         return;
     }
     conn__out_release(cs, c);           /* idle conns hold no buffer */
+    if (c->state == CONN_PAGE) {
+        if (c->io.tl != TL_LINGER) {    /* the page is out: see s_page() */
+            shutdown(c->io.fd, SHUT_WR);
+            conn__set_timer(cs, c, TL_LINGER);
+            conn__read(cs, c);          /* an EOF that came already ends it now */
+        }
+        return;
+    }
     if (!c->ws)
         return;
     if (c->state == CONN_CLOSING && wslay_event_get_close_sent(c->ws)) {
@@ -488,6 +496,27 @@ s_refuse(conns_t *cs, conn_t *c, const conn_upgrade_t *u)
     conn_drop(cs, c);
 }
 
+/* A page instead of an upgrade (handshake.h HS_PAGE, --demo): the whole
+ * answer is queued and the conn only waits for it to be written (30 s), then
+ * half-closes and reads until the client's EOF (5 s, conn__flush), so
+ * request bytes left unread never turn the close into a reset that could
+ * cut the answer short. */
+static void
+s_page(conns_t *cs, conn_t *c, const char *head, size_t hn)
+{
+    size_t bn;
+    const void *body = handshake_page_body(c->hs, &bn);     /* the table's, not hs's */
+    handshake_destroy(&c->hs);
+    if (hn == 0 || conn__out(cs, c, head, hn) < 0 || (bn && conn__out(cs, c, body, bn) < 0)) {
+        conn_drop(cs, c);
+        return;
+    }
+    c->out_partial = c->out.len;        /* no frames in it: s_account must not parse */
+    c->state = CONN_PAGE;
+    conn__set_timer(cs, c, TL_SLOW);
+    conn__mark_dirty(cs, c);
+}
+
 static void
 s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
 {
@@ -499,8 +528,12 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
     hs_result_t r = handshake_feed(c->hs, p, n, &used, cs->hcfg);
     if (r == HS_MORE)
         return;
-    char resp[512];
+    char resp[1024];
     size_t rn = handshake_response(c->hs, resp, sizeof resp);
+    if (r == HS_PAGE) {
+        s_page(cs, c, resp, rn);
+        return;
+    }
     if (r == HS_FAIL) {
         metrics_refused(handshake_status(c->hs));
         if (rn)
@@ -554,6 +587,8 @@ conn__read(conns_t *cs, conn_t *c)
                 s_handshake(cs, c, cs->rbuf, (size_t)n);
                 continue;
             }
+            if (c->state == CONN_PAGE)
+                continue;               /* past a page's request: ignored */
             if (c->io.tl == TL_IDLE || c->io.tl == TL_PING)
                 conn__set_timer(cs, c, TL_IDLE);
             conn__feed(cs, c, (const uint8_t *)cs->rbuf, (size_t)n);
@@ -563,6 +598,8 @@ conn__read(conns_t *cs, conn_t *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
+        if (n == 0 && c->state == CONN_PAGE && c->out.len > 0)
+            return;                     /* the client is done: the answer is not */
         conn_drop(cs, c);               /* EOF or error */
         return;
     }

@@ -46,6 +46,8 @@ typedef enum {
     CONN_PENDING,       /* 101 sent; waiting for the owner's conn_open() */
     CONN_OPEN,          /* welcome sent */
     CONN_CLOSING,       /* close frame queued or sent */
+    CONN_PAGE,          /* not an upgrade: a page (--demo) being written, then
+                         * closed; never a session, never a WebSocket */
     CONN_DEAD,          /* on the reap list */
 } conn_state_t;
 
@@ -56,8 +58,8 @@ enum {
     TL_PENDING,         /* upgraded, not open yet: 5 s, then 1013 */
     TL_IDLE,            /* open, ordered by last input: ping after 30 s */
     TL_PING,            /* pinged: dropped if silent 30 s more */
-    TL_LINGER,          /* close sent, waiting for the peer: 5 s */
-    TL_SLOW,            /* closed with 4008: 30 s */
+    TL_LINGER,          /* close sent (or a page out), waiting for the peer: 5 s */
+    TL_SLOW,            /* closed with 4008, or a page being written: 30 s */
     TL_COUNT
 };
 
@@ -127,7 +129,7 @@ conn_t  *conns_get(conns_t *self, int fd);     /* epoll data: the bare fd */
 int      conns_frame(conns_t *self, buf_t *out, const char *p, size_t n);
 /* Close every conn with code (shutdown). */
 void     conns_close_all(conns_t *self, uint16_t code, const char *reason);
-/* The origin allow-list and head limit of every handshake from now on; cfg
+/* The origin allow-list, head limit and pages of every handshake from now on; cfg
  * is the owner's and must outlive the set (NULL: none, 8 KiB). The
  * handshake timeout is the live options' handshake_timeout. */
 void     conns_set_handshake(conns_t *self, const handshake_cfg_t *cfg);

@@ -55,7 +55,7 @@ s_receipt(deliver_t *d, const env_t *e, cj_str_t mid, ack_rcpt_t status)
     r.mid.n = (uint32_t)mid.n;
     r.status = env_cstr(ack_rcpt_name(status));
     size_t tn = topic_make(topic, TOPIC_WORKER, e->origin.p, e->origin.n);
-    bus_publish(d->bus, topic, tn, &r);
+    bus_publish_via(d->bus, d->via, topic, tn, &r);     /* back the way it came */
 }
 
 /* Queue the framed message to c if open; 1 when queued. */
@@ -70,7 +70,7 @@ static int
 s_too_late(deliver_t *d, const env_t *e)
 {
     int64_t late = transit_late(&d->transit, e->origin.p, e->origin.n, e->time, clock_wall_ms());
-    if (late <= DELIVER_LATE_MS || ack_link_calm(bus_link(d->bus), *d->now, TRANSIT_WINDOW))
+    if (late <= DELIVER_LATE_MS || ack_link_calm(bus_shard_link(d->bus, d->via), *d->now, TRANSIT_WINDOW))
         return 0;
     if (d->expired++ % 1000 == 0)
         log_info("a chat came %lld ms late after a stall; its sender answered already: "
@@ -264,26 +264,73 @@ s_on_receipt(deliver_t *d, const env_t *e)
         pending_park(d->pending, q, wake);
 }
 
+/* The online count asked of every shard (push.c): each knows the users
+ * subscribed through it, and each user is on one shard, so the users add
+ * up; every shard has every worker's session count, so any one's will do.
+ * 1 while more answers are due. */
+static int
+s_online_merge(pq_t *q, const env_t *e, int64_t *users, int64_t *sessions)
+{
+    int64_t sum[2] = { 0, 0 };
+    if (q->kept && q->kept_len >= sizeof sum)
+        memcpy(sum, q->kept, sizeof sum);
+    sum[0] += e->nusers > 0 ? e->nusers : 0;
+    sum[1] = e->nsessions > sum[1] ? e->nsessions : sum[1];
+    if (q->due > 1) {
+        q->due--;
+        if (q->kept && q->kept_len >= sizeof sum)
+            memcpy(q->kept, sum, sizeof sum);
+        return 1;
+    }
+    *users = sum[0];
+    *sessions = sum[1];
+    return 0;
+}
+
 static void
 s_on_online(deliver_t *d, const env_t *e)
 {
     pq_t *q = pending_find(d->pending, e->req);
-    if (!q)
+    int64_t users, sessions;
+    if (!q || (q->kind != PQ_API_ONLINE && q->kind != PQ_ONLINE)
+        || s_online_merge(q, e, &users, &sessions))
         return;
     if (q->kind == PQ_API_ONLINE)
-        d->api.online_done(d->api.arg, q->fd, q->gen, e->nusers, e->nsessions);
-    else if (q->kind == PQ_ONLINE)
-        log_debug("cluster online: %lld users, %lld sessions", (long long)e->nusers,
-                  (long long)e->nsessions);
+        d->api.online_done(d->api.arg, q->fd, q->gen, users, sessions);
     else
-        return;
+        log_debug("cluster online: %lld users, %lld sessions", (long long)users,
+                  (long long)sessions);
     pending_done(d->pending, q);
+}
+
+/* One shard's answer to a presence query asked of several (push.c): its
+ * online flags join the others'; 1 while more answers are due. e is then
+ * the last answer with every shard's flags (in d->item). */
+static int
+s_presence_merge(deliver_t *d, pq_t *q, const env_t **e)
+{
+    if (!q->kept || q->due == 0)
+        return 0;
+    const env_t *a = *e;
+    if (a->online_n != a->users_n || a->online_n > q->kept_len)
+        return 0;                       /* malformed: answered as it is */
+    for (uint32_t i = 0; i < a->online_n; i++)
+        q->kept[i] |= (char)(a->online[i] != 0);
+    if (--q->due > 0)
+        return 1;
+    d->item = *a;
+    for (uint32_t i = 0; i < a->online_n; i++)
+        d->item.online[i] = (uint8_t)q->kept[i];
+    *e = &d->item;
+    return 0;
 }
 
 static void
 s_on_presence(deliver_t *d, const env_t *e)
 {
     pq_t *q = pending_find(d->pending, e->req);
+    if (q && (q->kind == PQ_API_PRESENCE || q->kind == PQ_PRESENCE) && s_presence_merge(d, q, &e))
+        return;
     if (q && q->kind == PQ_API_PRESENCE) {
         d->api.presence_done(d->api.arg, q->fd, q->gen, e);
         pending_done(d->pending, q);
@@ -389,9 +436,10 @@ s_on_probe(deliver_t *d, const char *topic, size_t tlen, const env_t *e)
 }
 
 void
-deliver_on_message(void *arg, const char *topic, size_t tlen, const env_t *e)
+deliver_on_message(void *arg, int shard, const char *topic, size_t tlen, const env_t *e)
 {
     deliver_t *d = arg;
+    d->via = shard;
     topic_kind_t tk;
     const char *name;
     size_t nlen;
@@ -471,7 +519,7 @@ deliver_expire(deliver_t *d)
                 pending_park(d->pending, q, *d->now + 1);
                 continue;
             }
-            ack_verdict_t v = ack_tick(&q->ack, bus_link(d->bus), *d->now);
+            ack_verdict_t v = ack_tick(&q->ack, bus_link(d->bus, q->shard), *d->now);
             if (v == ACK_RETRY) {
                 /* push.h's view of the same bus, table and ids; no copy
                  * once a later chat of the same session was delivered: the

@@ -72,9 +72,11 @@ typedef struct {
     uint64_t    copies;             /* copies published (ACK_RETRY) */
     int64_t     last_expire;        /* the previous deliver_expire() */
     uint8_t     confirmed;          /* see deliver_confirmed() */
+    int         via;                /* the shard the message in hand came through */
 } deliver_t;
 
-void deliver_on_message(void *arg, const char *topic, size_t tlen, const env_t *e);
+/* bus.h's on_message: answers (receipts) go back through shard. */
+void deliver_on_message(void *arg, int shard, const char *topic, size_t tlen, const env_t *e);
 /* Requests past their deadline: answer them (ack.h's verdict), or publish
  * the copy of a chat that had no receipt in time. */
 void deliver_expire(deliver_t *d);

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "demo.h"
 #include "log.h"
 #include "metrics.h"
 #include "peers.h"
@@ -95,6 +96,8 @@ s_handshake_cfg(gate_t *g)
     g->hcfg.origins = n > 0 ? g->origins : NULL;
     g->hcfg.norigins = n > 0 ? (size_t)n : 0;
     g->hcfg.max_head = g->opt->max_head;
+    g->hcfg.npages = 0;                 /* --demo: the page at / beside /ws/ */
+    g->hcfg.pages = g->opt->demo ? demo_pages(&g->hcfg.npages) : NULL;
 }
 
 /* The key the options name: 0 (auth off, *kind 0), 1, or -1 on a file

@@ -1,6 +1,7 @@
 /* gate — who may connect to a worker, and for how long: the connection
  * limits at accept (--max-conns-per-ip, --max-conns), the origin allow-list
  * and head limit handed to every handshake (--allowed-origins, --max-head),
+ * the demo pages beside the upgrade (--demo, demo.h),
  * the JWT verdict at the upgrade (--jwt-secret-file, --jwt-public-key-file,
  * --jwt-leeway), the token's deadline for the session's whole life, and the
  * `refresh` frame that moves it (zwsd-protocol(7) "Connecting", "Close

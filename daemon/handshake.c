@@ -50,6 +50,8 @@ struct handshake {
     size_t user_off;            /* NUL-terminated in buf after HS_DONE */
     long token_off, origin_off; /* -1 = absent */
     long since_off;             /* -1 = absent */
+    const hs_page_t *page;      /* HS_PAGE: what was asked for */
+    int head_only;              /* HS_PAGE: by HEAD, no body */
     int protocol;               /* the client offered zwsd.v1 */
     char accept[29];            /* base64 of a SHA-1: 28 chars + NUL */
 };
@@ -59,10 +61,12 @@ s_reason(int status)
 {
     switch (status) {
     case 101: return "Switching Protocols";
+    case 200: return "OK";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
@@ -264,6 +268,18 @@ s_origin_allowed(const char *o, size_t n, const handshake_cfg_t *cfg)
     return 0;
 }
 
+/* The page of cfg at exactly this path, or NULL. */
+static const hs_page_t *
+s_page(const handshake_cfg_t *cfg, const char *path, size_t plen)
+{
+    for (size_t i = 0; cfg && cfg->pages && i < cfg->npages; i++) {
+        const char *pp = cfg->pages[i].path;
+        if (pp && strlen(pp) == plen && memcmp(pp, path, plen) == 0)
+            return &cfg->pages[i];
+    }
+    return NULL;
+}
+
 /* Runs checks 1-8 on the complete head, in zwsd-protocol(7)'s order, then picks
  * out what the caller needs and NUL-terminates it in place: each terminator
  * lands on the byte after a value ('?', '&', '#', ' ', OWS, CR or LF), which
@@ -290,6 +306,17 @@ s_evaluate(handshake_t *self, const handshake_cfg_t *cfg)
         return s_fail(self, 404, "not found\n", NULL);
     const char *path = self->buf + hh->url_off + u.field_data[UF_PATH].off;
     size_t plen = u.field_data[UF_PATH].len;
+    const hs_page_t *page = s_page(cfg, path, plen);
+    if (page) {
+        /* a resource that exists: the wrong method is 405, not check 3's 400 */
+        if (p->method != HTTP_GET && p->method != HTTP_HEAD)
+            return s_fail(self, 405, "method not allowed\n", "Allow: GET, HEAD\r\n");
+        self->page = page;
+        self->head_only = p->method == HTTP_HEAD;
+        self->result = HS_PAGE;
+        self->status = 200;
+        return HS_PAGE;
+    }
     if (plen < 4 || memcmp(path, "/ws/", 4) != 0 || memchr(path + 4, '/', plen - 4))
         return s_fail(self, 404, "not found\n", NULL);
     const char *user = path + 4;
@@ -466,11 +493,38 @@ handshake_origin(const handshake_t *self)
     return self->result == HS_DONE && self->origin_off >= 0 ? self->buf + self->origin_off : NULL;
 }
 
+/* The head of a page's 200; the body goes apart (handshake_page_body). */
+static size_t
+s_page_response(const handshake_t *self, char *buf, size_t cap)
+{
+    const hs_page_t *pg = self->page;
+    int r = snprintf(buf, cap,
+                     "HTTP/1.1 200 OK\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "Connection: close\r\n"
+                     "%s"
+                     "\r\n",
+                     pg->type ? pg->type : "application/octet-stream", pg->len,
+                     pg->headers ? pg->headers : "");
+    return r < 0 || (size_t)r >= cap ? 0 : (size_t)r;
+}
+
+const void *
+handshake_page_body(const handshake_t *self, size_t *len)
+{
+    int body = self->result == HS_PAGE && !self->head_only;
+    *len = body ? self->page->len : 0;
+    return body ? self->page->body : NULL;
+}
+
 size_t
 handshake_response(const handshake_t *self, char *buf, size_t cap)
 {
     if (self->result == HS_FAIL)
         return handshake_error_response(self->status, self->body, self->extra, buf, cap);
+    if (self->result == HS_PAGE)
+        return s_page_response(self, buf, cap);
     if (self->result != HS_DONE)
         return 0;
     int r = snprintf(buf, cap,

@@ -28,7 +28,12 @@
  * (426 + "Sec-WebSocket-Version: 13"); 7 Sec-WebSocket-Key present once, base64
  * of 16 bytes (400); 8 Origin on the allow-list when one is configured (403).
  * Bytes that cannot start an HTTP request (a TLS ClientHello, garbage) fail
- * with 400 in the very feed that brings them, without waiting for more. */
+ * with 400 in the very feed that brings them, without waiting for more.
+ *
+ * Pages (zwsd(8) --demo): when cfg lists pages, a request whose path (the
+ * query aside) is exactly one of theirs is not an upgrade: check 2 gives
+ * HS_PAGE for GET and HEAD, and 405 with "Allow: GET, HEAD" for any other
+ * method; check 1 still comes first. Every other path is checked as above. */
 #ifndef ZWSD_HANDSHAKE_H
 #define ZWSD_HANDSHAKE_H
 
@@ -41,12 +46,25 @@
 
 typedef struct handshake handshake_t;
 
-typedef enum { HS_MORE = 0, HS_DONE = 1, HS_FAIL = -1 } hs_result_t;
+/* HS_PAGE: a GET or HEAD of one of cfg's pages (above): write
+ * handshake_response() and handshake_page_body(), then close. */
+typedef enum { HS_MORE = 0, HS_DONE = 1, HS_FAIL = -1, HS_PAGE = 2 } hs_result_t;
+
+/* A page answered instead of an upgrade, 200 with these bytes. */
+typedef struct {
+    const char *path;            /* "/", "/demo.js": compared exactly, literally */
+    const char *type;            /* its Content-Type */
+    const char *headers;         /* extra header lines, each "Name: value\r\n"; or NULL */
+    const void *body;
+    size_t      len;
+} hs_page_t;
 
 typedef struct {
     const char *const *origins;  /* Origin allow-list; NULL/0 = every origin allowed */
     size_t norigins;
     size_t max_head;             /* head limit; 0 = HANDSHAKE_HEAD_MAX, at most _LIMIT */
+    const hs_page_t *pages;      /* served beside /ws/<user>; NULL/0 = none (404) */
+    size_t npages;
 } handshake_cfg_t;
 
 /* A fresh parser. Caller owns it. NULL on ENOMEM. */
@@ -65,14 +83,18 @@ void handshake_destroy(handshake_t **self_p);
  *   HS_FAIL: refuse; *consumed = 0; handshake_status() gives the HTTP
  *            status and handshake_response() the answer to send before
  *            closing.
- * Calling again after DONE/FAIL returns the same, with *consumed = 0; len 0
- * returns the current state. consumed may be NULL. cfg may be NULL (no
- * allow-list); it is read only while the call runs. */
+ *   HS_PAGE: a page request; *consumed = 0 (what follows its head is
+ *            never read: the answer says Connection: close).
+ * Calling again after DONE/FAIL/PAGE returns the same, with *consumed = 0;
+ * len 0 returns the current state. consumed may be NULL. cfg may be NULL
+ * (no allow-list, no pages); it is read only while the call runs, but a
+ * page it lists must outlive the handshake_t (handshake_page_body()). */
 hs_result_t handshake_feed(handshake_t *self, const char *data, size_t len, size_t *consumed,
                            const handshake_cfg_t *cfg);
 
-/* 101 after DONE; 400/403/404/426/431 after FAIL, or 503 when memory ran out
- * (environment trouble, not the client's fault); 0 while HS_MORE. */
+/* 101 after DONE; 200 after PAGE; 400/403/404/405/426/431 after FAIL, or 503
+ * when memory ran out (environment trouble, not the client's fault); 0 while
+ * HS_MORE. */
 int handshake_status(const handshake_t *self);
 
 /* NUL-terminated userId, valid after HS_DONE (NULL before). */
@@ -96,9 +118,16 @@ const char *handshake_origin(const handshake_t *self);
 /* The full HTTP response: "101 Switching Protocols" with Upgrade, Connection,
  * Sec-WebSocket-Accept and, when the client offered zwsd.v1,
  * Sec-WebSocket-Protocol: zwsd.v1 (never Sec-WebSocket-Extensions); or the
- * error for HS_FAIL. Writes a trailing NUL too. Returns the bytes written, not
- * counting the NUL; 0 if cap is too small or the handshake is still HS_MORE. */
+ * error for HS_FAIL; or, for HS_PAGE, the head of the 200 ("200 OK",
+ * Content-Type, Content-Length of the page's body, HEAD included, Connection:
+ * close, the page's extra headers), its body apart. Writes a trailing NUL
+ * too. Returns the bytes written, not counting the NUL; 0 if cap is too small
+ * or the handshake is still HS_MORE. */
 size_t handshake_response(const handshake_t *self, char *buf, size_t cap);
+
+/* The body to send after the head for HS_PAGE, *len its size: the page's
+ * bytes for GET; NULL and 0 for HEAD and every other result. */
+const void *handshake_page_body(const handshake_t *self, size_t *len);
 
 /* An error response for refusals decided later by the caller (401 auth, 403,
  * 503): "HTTP/1.1 <status> <reason>", Content-Type, Content-Length,

@@ -64,21 +64,10 @@ static int s_workers(options_t *o, const char *v)
 static int
 s_broker(options_t *o, const char *v)
 {
-    const char *comma = strchr(v, ',');
-    if (!comma || comma == v || !comma[1] || strchr(comma + 1, ','))
+    static shard_spec_t spec;           /* 16 KB: not on the stack */
+    if (shard_parse(v, 1, &spec, s_why, sizeof s_why) < 0)
         return -1;
-    size_t n = (size_t)(comma - v);
-    if (n >= sizeof o->broker_pub || strlen(comma + 1) >= sizeof o->broker_sub)
-        return -1;
-    memcpy(o->broker_pub, v, n);
-    o->broker_pub[n] = '\0';
-    strcpy(o->broker_sub, comma + 1);
-    for (int i = 0; i < 2; i++) {
-        const char *e = i ? o->broker_sub : o->broker_pub;
-        if (strncmp(e, "tcp://", 6) && strncmp(e, "ipc://", 6))
-            return -1;
-    }
-    return 0;
+    return s_copy(o->broker, sizeof o->broker, v);
 }
 /* Both files must be certificates, the first with its secret key, now
  * (each worker loads them again at its start). */
@@ -120,6 +109,14 @@ s_bool(int *dst, const char *v)
     return 0;
 }
 static int s_client_bcast(options_t *o, const char *v) { return s_bool(&o->allow_client_broadcast, v); }
+static int
+s_demo(options_t *o, const char *v)
+{
+    if (!strcmp(v, "on")) o->demo = 1;
+    else if (!strcmp(v, "off")) o->demo = 0;
+    else return -1;
+    return 0;
+}
 static int s_max_groups(options_t *o, const char *v)
 { long long n; if (s_parse_size(v, 0, 100000, &n)) return -1; o->max_groups = (int)n; return 0; }
 static int s_rate(options_t *o, const char *v)
@@ -184,7 +181,7 @@ static int s_verbose(options_t *o, const char *v)
 static const opt_def_t s_opts[] = {
     { "listen", 1, s_listen, "ADDR:PORT", "WebSocket listener (default 0.0.0.0:8080)" },
     { "workers", 1, s_workers, "N", "worker processes (default: number of cores)" },
-    { "broker", 1, s_broker, "PUB,SUB", "external broker endpoints (default: embedded broker)" },
+    { "broker", 1, s_broker, "PUB,SUB[;PUB,SUB...]", "external brokers, one PUB,SUB pair of endpoints per shard (default: embedded broker)" },
     { "broker-curve", 1, s_broker_curve, "CERT,BROKER_CERT", "CURVE to the external broker: our secret certificate, its public one" },
     { "runtime-dir", 1, s_runtime, "DIR", "ipc sockets and lock file (default /run/zwsd)" },
     { "max-message", 1, s_max_message, "BYTES", "largest client message (default 65536)" },
@@ -192,6 +189,7 @@ static const opt_def_t s_opts[] = {
     { "api-listen", 1, s_api_listen, "ADDR:PORT|off", "HTTP API listener (default 127.0.0.1:8081)" },
     { "api-key-file", 1, s_api_key, "FILE", "require Authorization: Bearer <key> on the API" },
     { "allow-client-broadcast", 0, s_client_bcast, NULL, "let clients send broadcast frames" },
+    { "demo", 1, s_demo, "on|off", "serve the demo chat page at / on the WebSocket listener (default off)" },
     { "max-groups", 1, s_max_groups, "N", "groups per session (default 256)" },
     { "rate-limit", 1, s_rate, "N", "messages/s per connection, bursts of 2N, 0 = off (default 1000)" },
     { "max-outbound", 1, s_max_out, "BYTES", "outbound queue per connection before close 4008 (default 1048576)" },
@@ -386,11 +384,30 @@ s_apply_cli(options_t *o)
     return OPT_RUN;
 }
 
+/* Do two ADDR:PORT listeners take the same port (one of them on every
+ * address, or both on the same one)? SO_REUSEPORT would let both bind. */
+static int
+s_same_listener(const char *a, const char *b)
+{
+    const char *pa = strrchr(a, ':'), *pb = strrchr(b, ':');
+    if (!pa || !pb || strcmp(pa, pb))
+        return 0;
+    size_t na = (size_t)(pa - a), nb = (size_t)(pb - b);
+    int any_a = (na == 7 && !memcmp(a, "0.0.0.0", 7)) || (na == 4 && !memcmp(a, "[::]", 4));
+    int any_b = (nb == 7 && !memcmp(b, "0.0.0.0", 7)) || (nb == 4 && !memcmp(b, "[::]", 4));
+    return any_a || any_b || (na == nb && !memcmp(a, b, na));
+}
+
 /* Settings that are each valid but not together. OPT_RUN or OPT_USAGE. */
 static int
 s_check(const options_t *o)
 {
-    if (o->broker_curve[0] && !o->broker_pub[0]) {
+    if (strcmp(o->api_listen, "off") && s_same_listener(o->listen, o->api_listen)) {
+        fprintf(stderr, "zwsd: --listen %s and --api-listen %s take the same port\n", o->listen,
+                o->api_listen);
+        return OPT_USAGE;
+    }
+    if (o->broker_curve[0] && !o->broker[0]) {
         fprintf(stderr, "zwsd: --broker-curve needs an external broker (--broker tcp://...): "
                 "the embedded broker's ipc:// sockets are guarded by the runtime directory's "
                 "mode 0700\n");
@@ -498,7 +515,7 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
         struct { const char *name; int differs; } r[] = {
             { "listen", strcmp(fresh.listen, cur->listen) != 0 },
             { "workers", fresh.workers != cur->workers },
-            { "broker", strcmp(fresh.broker_pub, cur->broker_pub) || strcmp(fresh.broker_sub, cur->broker_sub) },
+            { "broker", strcmp(fresh.broker, cur->broker) != 0 },
             { "broker-curve", strcmp(fresh.broker_curve, cur->broker_curve) != 0 },
             { "runtime-dir", strcmp(fresh.runtime_dir, cur->runtime_dir) != 0 },
             { "api-listen", strcmp(fresh.api_listen, cur->api_listen) != 0 },
@@ -516,8 +533,7 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
     /* what needs a restart keeps its running value */
     memcpy(fresh.listen, cur->listen, sizeof fresh.listen);
     fresh.workers = cur->workers;
-    memcpy(fresh.broker_pub, cur->broker_pub, sizeof fresh.broker_pub);
-    memcpy(fresh.broker_sub, cur->broker_sub, sizeof fresh.broker_sub);
+    memcpy(fresh.broker, cur->broker, sizeof fresh.broker);
     memcpy(fresh.broker_curve, cur->broker_curve, sizeof fresh.broker_curve);
     memcpy(fresh.runtime_dir, cur->runtime_dir, sizeof fresh.runtime_dir);
     memcpy(fresh.api_listen, cur->api_listen, sizeof fresh.api_listen);
@@ -531,15 +547,27 @@ options_reload(const options_t *cur, options_t *next, char *restart, size_t len)
 }
 
 void
-options_endpoints(const options_t *o, char *pub, char *sub, size_t len)
+options_embedded(const options_t *o, char *pub, char *sub, size_t len)
 {
-    if (o->broker_pub[0]) {
-        snprintf(pub, len, "%s", o->broker_pub);
-        snprintf(sub, len, "%s", o->broker_sub);
-    } else {
-        snprintf(pub, len, "ipc://%s/pub", o->runtime_dir);
-        snprintf(sub, len, "ipc://%s/sub", o->runtime_dir);
-    }
+    /* an ipc:// path longer than sun_path (107 bytes) fails at bind anyway */
+    if (snprintf(pub, len, "ipc://%.200s/pub", o->runtime_dir) < 0
+        || snprintf(sub, len, "ipc://%.200s/sub", o->runtime_dir) < 0)
+        pub[0] = sub[0] = '\0';
+}
+
+int
+options_brokers(const options_t *o, shard_spec_t *out)
+{
+    char why[256];
+    if (o->broker[0])
+        return shard_parse(o->broker, 1, out, why, sizeof why);
+    memset(out, 0, sizeof *out);
+    shard_t *sh = &out->shard[0];
+    options_embedded(o, sh->broker[0].pub, sh->broker[0].sub, sizeof sh->broker[0].pub);
+    sh->nbrokers = 1;
+    sh->name_hash = shard_fnv1a64(sh->broker[0].pub, strlen(sh->broker[0].pub));
+    out->n = 1;
+    return 0;
 }
 
 int

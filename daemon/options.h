@@ -15,13 +15,14 @@
 #include <stdio.h>
 #include <stddef.h>
 
+#include "shard.h"
+
 enum { OPT_RUN = 0, OPT_EXIT = 1, OPT_USAGE = 2 };
 
 typedef struct {
     char   listen[128];             /* --listen ADDR:PORT */
     int    workers;                 /* --workers N */
-    char   broker_pub[256];         /* --broker PUB,SUB; empty = embedded */
-    char   broker_sub[256];
+    char   broker[SHARD_SPEC_MAX];  /* --broker PUB,SUB[;PUB,SUB...]; empty = embedded */
     char   broker_curve[PATH_MAX];  /* --broker-curve SECRET_FILE,PUBLIC_FILE:
                                      * CURVE keys for the bus (restart only) */
     char   runtime_dir[PATH_MAX];   /* --runtime-dir */
@@ -30,6 +31,8 @@ typedef struct {
     char   api_listen[128];         /* --api-listen ADDR:PORT | off */
     char   api_key_file[PATH_MAX];  /* --api-key-file */
     int    allow_client_broadcast;  /* --allow-client-broadcast */
+    int    demo;                    /* --demo on|off: the demo page at / (demo.h);
+                                     * a reload applies it */
     int    max_groups;              /* --max-groups N */
     int    rate_limit;              /* --rate-limit N (0 = off) */
     size_t max_outbound;            /* --max-outbound BYTES */
@@ -62,8 +65,12 @@ int  options_load(options_t *o, int argc, char **argv);
  * that only a restart applies, comma-separated ("" when none). */
 int  options_reload(const options_t *cur, options_t *next, char *restart, size_t len);
 void options_usage(FILE *out);
-/* Derived endpoints: the broker's, or the embedded ones under runtime_dir. */
-void options_endpoints(const options_t *o, char *pub, char *sub, size_t len);
+/* The broker tier (shard.h): --broker's, or the embedded broker's ipc://
+ * endpoints under runtime_dir as one shard. 0, or -1 (cannot happen for
+ * options that options_load() accepted). */
+int  options_brokers(const options_t *o, shard_spec_t *out);
+/* The embedded broker's endpoints under runtime_dir. */
+void options_embedded(const options_t *o, char *pub, char *sub, size_t len);
 
 /* Is path a usable --api-key-file: readable, and a key of 1 to
  * OPTIONS_KEY_MAX bytes once one trailing LF (or CR LF) is dropped, as the

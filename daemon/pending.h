@@ -47,6 +47,8 @@ typedef struct {
     uint8_t   parked;           /* deadline moved: not in expiry order */
     uint8_t   stored;           /* the broker kept the chat in the receiver's stream */
     uint8_t   held;             /* its verdict waited a turn already (deliver.c) */
+    uint8_t   shard;            /* where it went: bus_publish_seq's ticket */
+    uint8_t   due;              /* presence: shards still to answer */
     uint32_t  to_hash;          /* chats: pending_hash() of the receiver */
     char      id[65];           /* client's id ("" = none) */
     char      mid[40];

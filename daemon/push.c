@@ -48,7 +48,7 @@ push_message(push_t *p, env_kind_t kind, const char *target, size_t tlen, const 
     size_t tn = kind == ENV_BCAST ? topic_make(topic, TOPIC_BCAST, NULL, 0)
                                   : topic_make(topic, kind == ENV_CHAT ? TOPIC_USER : TOPIC_GROUP,
                                                target, tlen);
-    if (!tn || !bus_up(p->bus))
+    if (!tn || !bus_up_topic(p->bus, topic, tn))
         return -1;
     env_t e;
     env_init(&e, kind);
@@ -73,13 +73,16 @@ push_message(push_t *p, env_kind_t kind, const char *target, size_t tlen, const 
         e.origin = env_cstr(p->ids->origin);
         e.req = q->req;
     }
-    if (bus_publish(p->bus, topic, tn, &e) < 0) {
+    int ticket;
+    uint64_t seq;
+    if (bus_publish_seq(p->bus, topic, tn, &e, &ticket, &seq) < 0) {
         if (q)
             pending_done(p->pending, q);
         return -1;
     }
     if (q) {
-        ack_init(&q->ack, bus_seq(p->bus), *p->now, q->deadline);
+        q->shard = (uint8_t)ticket;
+        ack_init(&q->ack, seq, *p->now, q->deadline);
         s_keep(p, q, &e);
         q->deadline = ack_wake(&q->ack, *p->now);
     }
@@ -114,16 +117,52 @@ push_retry(push_t *p, const pq_t *q)
     return bus_publish(p->bus, topic, tn, &e);
 }
 
+/* Presence: each user's shard knows whether the user is online, so every
+ * shard that owns one of them is asked (the whole list: it answers false
+ * for the others) and deliver.c merges the answers (q->due). The online
+ * count: every shard, since each counts the users subscribed through it;
+ * all must be up (a partial count would be a wrong one). */
 int
 push_query(push_t *p, env_kind_t kind, const env_str_t *users, size_t n, const push_waiter_t *wt)
 {
-    if (!bus_up(p->bus) || n > ENV_USERS_MAX)
+    if (n > ENV_USERS_MAX)
         return -1;
+    int ns = bus_shards(p->bus), ask[SHARD_MAX] = { 0 }, nask = 0;
+    if (kind == ENV_PRESENCE) {
+        for (size_t i = 0; i < n; i++) {
+            char topic[TOPIC_MAX];
+            size_t tn = topic_make(topic, TOPIC_USER, users[i].p, users[i].n);
+            int sh = tn ? bus_shard_of(p->bus, topic, tn) : 0;
+            nask += !ask[sh];
+            ask[sh] = 1;
+        }
+        if (n == 0) {
+            ask[0] = 1;
+            nask = 1;
+        }
+        for (int i = 0; i < ns; i++)
+            if (ask[i] && !bus_up_for(p->bus, i))
+                return -1;
+    } else {
+        for (int i = 0; i < ns; i++) {
+            if (!bus_up_for(p->bus, i))
+                return -1;
+            ask[i] = 1;
+        }
+        nask = ns;
+    }
     pq_t *q = s_file(p, wt, PUSH_QUERY_MS);
     if (!q)
         return -1;
     /* its longer timeout must not hold up the chats filed behind it */
     pending_park(p->pending, q, q->deadline);
+    size_t keep = kind == ENV_PRESENCE ? (n ? n : 1) : 2 * sizeof(int64_t);
+    if (nask > 1 && !pending_keep(p->pending, q, keep)) {
+        pending_done(p->pending, q);
+        return -1;
+    }
+    if (q->kept)
+        memset(q->kept, 0, q->kept_len);   /* the merged online flags */
     env_t e;
     env_init(&e, kind);
     e.origin = env_cstr(p->ids->origin);
@@ -131,9 +170,14 @@ push_query(push_t *p, env_kind_t kind, const env_str_t *users, size_t n, const p
     e.users_n = (uint32_t)n;
     for (size_t i = 0; i < n; i++)
         e.users[i] = users[i];
-    if (bus_publish(p->bus, "s|", 2, &e) < 0) {
-        pending_done(p->pending, q);
-        return -1;
+    for (int i = 0; i < ns; i++) {
+        if (!ask[i])
+            continue;
+        if (bus_publish_via(p->bus, i, "s|", 2, &e) < 0) {
+            pending_done(p->pending, q);
+            return -1;
+        }
+        q->due++;
     }
     return 0;
 }
@@ -142,7 +186,8 @@ uint64_t
 push_history(push_t *p, const char *stream, size_t slen, const char *since,
              const push_waiter_t *wt)
 {
-    if (!bus_up(p->bus))
+    int shard = bus_shard_of(p->bus, stream, slen);     /* the stream's broker keeps it */
+    if (!bus_up_for(p->bus, shard))
         return 0;
     pq_t *q = s_file(p, wt, PUSH_HISTORY_MS);
     if (!q)
@@ -156,7 +201,7 @@ push_history(push_t *p, const char *stream, size_t slen, const char *since,
     e.stream.n = (uint32_t)slen;
     e.since = env_cstr(since);
     uint64_t req = q->req;
-    if (bus_publish(p->bus, "s|", 2, &e) < 0) {
+    if (bus_publish_via(p->bus, shard, "s|", 2, &e) < 0) {
         pending_done(p->pending, q);
         return 0;
     }

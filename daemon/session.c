@@ -175,7 +175,7 @@ session_attach(sessions_t *self, conn_t *c, const char *user, const char *since)
                 s_kick(self, o);
         }
     }
-    if (r->live && bus_up(self->bus))
+    if (r->live && bus_up_topic(self->bus, r->topic, r->tlen))
         s_open(self, s);
     else
         route_reprobe(self->routes, r); /* no-op while it is probing */

@@ -46,7 +46,9 @@ typedef struct {
 typedef struct {
     options_t *opt;
     pid_t      pid;             /* the supervisor's, for children to check */
-    char       pub[256], sub[256];
+    char       pub[256], sub[256];  /* the embedded broker's */
+    shard_spec_t brokers;       /* what workers connect to (options_brokers) */
+    char       brokers_text[SHARD_SPEC_MAX + 64];  /* for logs */
     int        epfd, sfd;
     int        lock_fd;         /* runtime lock (runtime.h) */
     int       *listen_fds;      /* per slot */
@@ -129,8 +131,7 @@ s_child_exec(sup_t *s, child_t *ch)
     cfg.api_fd = s->api_fds ? s->api_fds[ch->slot] : -1;
     cfg.status_fd = ch->status_fd;
     cfg.opt = *s->opt;
-    snprintf(cfg.pub_ep, sizeof cfg.pub_ep, "%s", s->pub);
-    snprintf(cfg.sub_ep, sizeof cfg.sub_ep, "%s", s->sub);
+    cfg.brokers = s->brokers;
     char why[128];
     if (cfg.api_fd >= 0 && cfg.opt.api_key_file[0]
         && options_check_key_file(cfg.opt.api_key_file, why, sizeof why) < 0) {
@@ -395,8 +396,8 @@ s_check_ready(sup_t *s)
         if (!s->workers[i].ready)
             return;
     s->announced = 1;
-    log_info("ready: %d workers on %s, api %s, broker %s %s", s->opt->workers,
-             s->opt->listen, s->opt->api_listen, s->pub, s->sub);
+    log_info("ready: %d workers on %s, api %s, broker %s", s->opt->workers,
+             s->opt->listen, s->opt->api_listen, s->brokers_text);
     sd_notifyf(0, "READY=1\nSTATUS=%d workers on %s\nMAINPID=%d", s->opt->workers,
                s->opt->listen, (int)getpid());
 }
@@ -479,11 +480,20 @@ supervisor_run(options_t *opt)
     s.pid = getpid();
     s.exit_code = 1;
     s.lock_fd = -1;
-    int embedded = opt->broker_pub[0] == '\0';
-    options_endpoints(opt, s.pub, s.sub, sizeof s.pub);
-    log_info("zwsd starting: listen %s, %d workers, api %s, %s broker %s %s, bus hwm %d",
+    int embedded = opt->broker[0] == '\0';
+    options_embedded(opt, s.pub, s.sub, sizeof s.pub);
+    if (options_brokers(opt, &s.brokers) < 0) {
+        log_errx("--broker %s: not a broker list", opt->broker);   /* options_load checked it */
+        return 2;
+    }
+    if (embedded)
+        snprintf(s.brokers_text, sizeof s.brokers_text, "%s %s", s.pub, s.sub);
+    else
+        snprintf(s.brokers_text, sizeof s.brokers_text, "%.16000s (%d shard%s)", opt->broker,
+                 s.brokers.n, s.brokers.n > 1 ? "s" : "");
+    log_info("zwsd starting: listen %s, %d workers, api %s, %s broker %s, bus hwm %d",
              opt->listen, opt->workers, opt->api_listen, embedded ? "embedded" : "external",
-             s.pub, s.sub, opt->bus_hwm);
+             s.brokers_text, opt->bus_hwm);
     s_log_curve(opt, embedded);
     if (opt->jwt_secret_file[0] || opt->jwt_public_key_file[0])
         log_info("auth on: clients need a JWT verified with %s %s, leeway %d s",

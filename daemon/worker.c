@@ -409,7 +409,7 @@ s_core_new(worker_t *w, struct core *k)
         log_errx("%s", why);
         return config ? -2 : -1;
     }
-    bus_cfg_t bc = { w->cfg->pub_ep, w->cfg->sub_ep, k->ids.origin, &w->now, w->opt->bus_hwm,
+    bus_cfg_t bc = { &w->cfg->brokers, k->ids.origin, &w->now, w->opt->bus_hwm,
                      deliver_on_message, &k->deliver, &w->cfg->curve };
     if (!(k->conns = conns_new(w->epfd, 0, w->conns_cap, w->opt, &w->now, &ev))
         || !(k->pending = pending_new()) || !(w->bus = bus_new(&bc))
@@ -502,15 +502,18 @@ worker_run(worker_cfg_t *cfg)
             goto done;
         }
     }
-    if (s_epoll_add(&w, cfg->listen_fd, EPOLLIN, TAG_LISTEN) < 0
-        || s_epoll_add(&w, bus_fd(w.bus), EPOLLIN | EPOLLET, TAG_BUS) < 0
+    int bfds[SHARD_MAX], nb = bus_fds(w.bus, bfds, SHARD_MAX), bad = 0;
+    for (int i = 0; i < nb; i++)
+        bad |= s_epoll_add(&w, bfds[i], EPOLLIN | EPOLLET, TAG_BUS) < 0;
+    if (bad || s_epoll_add(&w, cfg->listen_fd, EPOLLIN, TAG_LISTEN) < 0
         || s_epoll_add(&w, sfd, EPOLLIN, TAG_SIGNAL) < 0
         || s_epoll_add(&w, cfg->status_fd, EPOLLIN, TAG_STATUS) < 0) {
         log_err("epoll_ctl");
         goto done;
     }
-    log_debug("worker %d: inbox %s, broker %s %s", cfg->slot, k.ids.origin, cfg->pub_ep,
-              cfg->sub_ep);
+    for (int i = 0; i < cfg->brokers.n; i++)
+        log_debug("worker %d: inbox %s, broker %s %s", cfg->slot, k.ids.origin,
+                  cfg->brokers.shard[i].broker[0].pub, cfg->brokers.shard[i].broker[0].sub);
 
     struct epoll_event ev[MAX_EVENTS];
     struct timespec timeout = { 0, 0 };

@@ -32,7 +32,7 @@ typedef struct {
     int         api_fd;             /* HTTP API listener or -1 */
     int         status_fd;          /* to the supervisor: ready and counts */
     options_t   opt;
-    char        pub_ep[256], sub_ep[256];
+    shard_spec_t brokers;           /* the broker tier (options_brokers) */
     curve_client_t curve;           /* --broker-curve, loaded; .on = 0: none */
 } worker_cfg_t;
 

@@ -27,8 +27,24 @@
  * (send to decode, CLOCK_MONOTONIC, chats received in the window), and chats lost after a
  * --drain. Output: one table row (--header prints the header) and one "BENCH bus" line.
  *
+ * For the broker's own scaling (scripts/bench-broker.sh): --sockets S spreads the users over
+ * S SUB sockets in the subscriber process, as a host's workers would (user i on socket
+ * i mod S), each subscribing its own marker topic "u:zsync<k>|" after its users; the sync
+ * is complete when every marker has come through, which proves the broker has seen every
+ * subscription (one pipe per socket, in order; the broker forwards a chat on a user topic
+ * only once its table holds that user). Up to 9,999,999 users ("u:b0000000|"… once over
+ * 99,999). The BENCH line also reports how long subscribing took (first subscribe to sync)
+ * and the broker's VmRSS (/proc/PID/status): before the subscriber connects, after the
+ * sync and --settle more seconds with no traffic (the broker hands freed memory back every
+ * 2 s), its VmHWM then, and at the end of the window; and the subscriber's VmRSS (the
+ * SUB sockets' own copies of the subscriptions); and the broker's CPU time (utime+stime
+ * since it started) at the sync: for a fresh broker, what taking the subscriptions cost.
+ * --active M sends the chats round-robin to the first M users only (all N are subscribed):
+ * a big table with a small working set.
+ *
  * usage: bench-bus --pub EP --sub EP --broker-pid PID [--rate R] [--batch K] [--users N]
- *                  [--size B] [--warmup S] [--duration S] [--window W] [--drain S] [--header]
+ *                  [--size B] [--warmup S] [--duration S] [--window W] [--drain S]
+ *                  [--sockets S] [--settle S] [--active M] [--header]
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,22 +66,25 @@
 #include "topic.h"
 
 #define HIST_N    200000        /* 1-us latency buckets; the last one holds anything slower */
-#define SYNC_TOPIC "u:zsync|"
+#define SYNC_PREFIX "u:zsync"     /* + the socket's number + "|": one marker per SUB socket */
+#define SOCKETS_MAX 64
 #define BATCH_MAX 64
 #define HWM       100000        /* the workers' PUB SNDHWM and default --bus-hwm */
 
 typedef struct {
     const char *pub_ep, *sub_ep;
     pid_t       broker;
-    long        rate, batch, users, size, window;
-    double      warmup, duration, drain;
+    long        rate, batch, users, active, size, window, sockets;
+    double      warmup, duration, drain, settle;
 } cfg_t;
 
 /* Shared between the parent and its two children (MAP_SHARED, before fork). */
 typedef struct {
     _Atomic uint64_t sent, recv;        /* chats published / received and decoded */
     _Atomic uint64_t zsent;             /* ZeroMQ messages published */
-    _Atomic int      subscribed, synced, in_window, stop_pub, stop_sub, pub_waiting;
+    _Atomic int      subscribed, synced, in_window, stop_pub, stop_sub, pub_waiting, go;
+    _Atomic uint64_t synced_mask;       /* bit k: socket k's marker came through */
+    int64_t          t_sub0, t_sub1;    /* subscriber: first and last subscribe, ns */
     uint64_t         wakeups, blocked, behind;         /* publisher */
     uint64_t         gaps, disorder, bad;               /* subscriber */
     uint64_t         hist[HIST_N];
@@ -154,6 +173,26 @@ s_sample(pid_t pid, sample_t *out)
     return 0;
 }
 
+/* FIELD ("VmRSS:", "VmHWM:") of /proc/PID/status in kB; -1 if PID is gone. */
+static long
+s_status_kb(pid_t pid, const char *field)
+{
+    char path[64], line[128];
+    long kb = -1;
+    size_t n = strlen(field);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n)) {
+            kb = atol(line + n);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
 /* -------------------------------------------------------------- publisher */
 
 typedef struct {
@@ -164,12 +203,32 @@ typedef struct {
     char            *frame;             /* K x (length, envelope) */
 } pub_t;
 
+/* User i's name: fixed width, 5 digits up to 99,999 users (as ever), else 7. */
+static int
+s_user_name(char *buf, size_t size, uint64_t i)
+{
+    return snprintf(buf, size, C->users > 99999 ? "b%07" PRIu64 : "b%05" PRIu64, i);
+}
+
 static size_t
 s_user_topic(char *buf, uint64_t i)
 {
     char name[24];
-    int n = snprintf(name, sizeof name, "b%05" PRIu64, i);
+    int n = s_user_name(name, sizeof name, i);
     return topic_make(buf, TOPIC_USER, name, (size_t)n);
+}
+
+/* Socket k's marker topic, "u:zsync<k>|". */
+static size_t
+s_sync_topic(char *buf, long k)
+{
+    return (size_t)snprintf(buf, TOPIC_MAX, SYNC_PREFIX "%ld|", k);
+}
+
+static uint64_t
+s_all_synced(void)
+{
+    return C->sockets >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << C->sockets) - 1;
 }
 
 /* Encode chat SEQ (to user SEQ mod N, stamped T_US) into P->sb, replacing what was there.
@@ -179,7 +238,7 @@ s_encode(pub_t *p, uint64_t seq, int64_t t_us, int64_t wall_ms)
 {
     char mid[40], to[24];
     snprintf(mid, sizeof mid, "%016" PRIx64 "%016" PRIx64, seq, (uint64_t)t_us);
-    snprintf(to, sizeof to, "b%05" PRIu64, seq % (uint64_t)C->users);
+    s_user_name(to, sizeof to, seq % (uint64_t)C->active);
     env_t e;
     env_init(&e, ENV_CHAT);
     e.mid = env_cstr(mid);
@@ -227,7 +286,7 @@ static int
 s_publish(pub_t *p, uint64_t seq, long k)
 {
     char topic[TOPIC_MAX];
-    size_t tn = s_user_topic(topic, seq % (uint64_t)C->users);
+    size_t tn = s_user_topic(topic, seq % (uint64_t)C->active);
     int64_t t_us = s_now_ns() / 1000;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
@@ -297,14 +356,22 @@ s_pub_main(int rfd)
         fprintf(stderr, "bench-bus: connect %s: %s\n", C->pub_ep, zmq_strerror(errno));
         return 1;
     }
-    /* Sync: until one comes through, the broker's subscribe-all may not have reached our PUB
-     * yet, or the subscriber's subscriptions the broker. */
+    /* Sync: until one comes through to every marker, the broker's subscribe-all may not have
+     * reached our PUB yet, or the subscriber's subscriptions the broker. */
     while (!atomic_load(&S->synced) && !atomic_load(&S->stop_pub)) {
         s_encode(&p, 0, 0, 0);
-        zmq_send(p.sock, SYNC_TOPIC, strlen(SYNC_TOPIC), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(p.sock, p.sb.data, p.sb.size, ZMQ_DONTWAIT);
+        uint64_t mask = atomic_load(&S->synced_mask);
+        for (long k = 0; k < C->sockets; k++) {
+            char st[TOPIC_MAX];
+            if (mask & (uint64_t)1 << k)
+                continue;
+            zmq_send(p.sock, st, s_sync_topic(st, k), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(p.sock, p.sb.data, p.sb.size, ZMQ_DONTWAIT);
+        }
         s_sleep_s(0.02);
     }
+    while (!atomic_load(&S->go) && !atomic_load(&S->stop_pub))   /* the parent's --settle */
+        s_sleep_s(0.005);
     uint64_t seq = 0;
     int64_t interval = C->rate ? (int64_t)(1e9 * (double)C->batch / (double)C->rate) : 0;
     int64_t next = s_now_ns();
@@ -338,7 +405,9 @@ s_pub_main(int rfd)
 
 /* ------------------------------------------------------------- subscriber */
 
-static uint64_t s_expect;
+/* The next seq expected on each socket. With one socket it is exact (gaps are counted);
+ * with several, a socket sees an increasing subsequence, so only disorder is. */
+static uint64_t s_expect[SOCKETS_MAX];
 
 static uint64_t
 s_hex(const char *p, int n)
@@ -350,7 +419,7 @@ s_hex(const char *p, int n)
 }
 
 static void
-s_chat(const char *data, size_t n, int64_t now_us)
+s_chat(const char *data, size_t n, int64_t now_us, long k)
 {
     env_t e;
     if (env_decode(data, n, &e) < 0 || e.kind != ENV_CHAT || !e.mid.p || e.mid.n != 32) {
@@ -359,11 +428,11 @@ s_chat(const char *data, size_t n, int64_t now_us)
     }
     uint64_t seq = s_hex(e.mid.p, 16);
     int64_t lat = now_us - (int64_t)s_hex(e.mid.p + 16, 16);
-    if (seq > s_expect)
-        S->gaps += seq - s_expect;
-    else if (seq < s_expect)
+    if (seq > s_expect[k] && C->sockets == 1)
+        S->gaps += seq - s_expect[k];
+    else if (seq < s_expect[k])
         S->disorder++;
-    s_expect = seq + 1;
+    s_expect[k] = seq + 1;
     if (atomic_load_explicit(&S->in_window, memory_order_relaxed))
         S->hist[lat < 0 ? 0 : lat >= HIST_N ? HIST_N - 1 : lat]++;
 }
@@ -383,12 +452,19 @@ s_received(uint64_t n, int wfd)
 }
 
 static void
-s_sub_message(zmq_msg_t *topic, zmq_msg_t *env, int wfd)
+s_sub_message(zmq_msg_t *topic, zmq_msg_t *env, int wfd, long sock)
 {
     size_t tn = zmq_msg_size(topic), n = zmq_msg_size(env);
     const char *t = zmq_msg_data(topic), *d = zmq_msg_data(env);
-    if (tn == strlen(SYNC_TOPIC) && !memcmp(t, SYNC_TOPIC, tn)) {
-        atomic_store(&S->synced, 1);
+    char st[TOPIC_MAX];
+    if (tn > strlen(SYNC_PREFIX) && !memcmp(t, SYNC_PREFIX, strlen(SYNC_PREFIX))) {
+        if (tn != s_sync_topic(st, sock) || memcmp(t, st, tn)) {
+            S->bad++;                   /* another socket's marker: a routing error */
+            return;
+        }
+        if ((atomic_fetch_or(&S->synced_mask, (uint64_t)1 << sock) | (uint64_t)1 << sock)
+            == s_all_synced())
+            atomic_store(&S->synced, 1);
         return;
     }
     if (tn < 3 || memcmp(t, "u:", 2)) {
@@ -397,7 +473,7 @@ s_sub_message(zmq_msg_t *topic, zmq_msg_t *env, int wfd)
     }
     int64_t now_us = s_now_ns() / 1000;
     if (C->batch == 1) {
-        s_chat(d, n, now_us);
+        s_chat(d, n, now_us, sock);
         s_received(1, wfd);
         return;
     }
@@ -408,62 +484,83 @@ s_sub_message(zmq_msg_t *topic, zmq_msg_t *env, int wfd)
             S->bad++;
             break;
         }
-        s_chat(d + off + 2, len, now_us);
+        s_chat(d + off + 2, len, now_us, sock);
         off += 2 + len;
     }
     s_received(k, wfd);
+}
+
+/* Drain socket K of what it has. */
+static void
+s_sub_drain(void *sock, long k, int wfd, zmq_msg_t *t, zmq_msg_t *e)
+{
+    while (zmq_msg_recv(t, sock, ZMQ_DONTWAIT) >= 0) {
+        if (!zmq_msg_more(t)) {         /* one frame: only the broker's welcome "h|" */
+            if (zmq_msg_size(t) != strlen(TOPIC_HELLO)
+                || memcmp(zmq_msg_data(t), TOPIC_HELLO, strlen(TOPIC_HELLO)))
+                S->bad++;
+            continue;
+        }
+        if (zmq_msg_recv(e, sock, 0) < 0) {
+            S->bad++;
+            continue;
+        }
+        s_sub_message(t, e, wfd, k);
+    }
 }
 
 static int
 s_sub_main(int wfd)
 {
     void *ctx = zmq_ctx_new();
-    void *sock = zmq_socket(ctx, ZMQ_SUB);
-    s_setint(sock, ZMQ_SNDHWM, 0);      /* subscriptions are never dropped (libzmq #4064) */
-    s_setint(sock, ZMQ_RCVHWM, HWM);
-    s_setint(sock, ZMQ_LINGER, 0);
-    zmq_setsockopt(sock, ZMQ_SUBSCRIBE, TOPIC_HELLO, strlen(TOPIC_HELLO));
-    if (zmq_connect(sock, C->sub_ep) < 0) {
-        fprintf(stderr, "bench-bus: connect %s: %s\n", C->sub_ep, zmq_strerror(errno));
-        return 1;
+    void *socks[SOCKETS_MAX];
+    struct pollfd pf[SOCKETS_MAX];
+    long ns = C->sockets;
+    for (long k = 0; k < ns; k++) {
+        void *sock = socks[k] = zmq_socket(ctx, ZMQ_SUB);
+        s_setint(sock, ZMQ_SNDHWM, 0);  /* subscriptions are never dropped (libzmq #4064) */
+        s_setint(sock, ZMQ_RCVHWM, HWM);
+        s_setint(sock, ZMQ_LINGER, 0);
+        zmq_setsockopt(sock, ZMQ_SUBSCRIBE, TOPIC_HELLO, strlen(TOPIC_HELLO));
+        if (zmq_connect(sock, C->sub_ep) < 0) {
+            fprintf(stderr, "bench-bus: connect %s: %s\n", C->sub_ep, zmq_strerror(errno));
+            return 1;
+        }
     }
     char topic[TOPIC_MAX];
+    S->t_sub0 = s_now_ns();
     for (long i = 0; i < C->users; i++)
-        zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, s_user_topic(topic, (uint64_t)i));
-    zmq_setsockopt(sock, ZMQ_SUBSCRIBE, SYNC_TOPIC, strlen(SYNC_TOPIC));   /* the last one */
+        zmq_setsockopt(socks[i % ns], ZMQ_SUBSCRIBE, topic, s_user_topic(topic, (uint64_t)i));
+    for (long k = 0; k < ns; k++)       /* each socket's last one */
+        zmq_setsockopt(socks[k], ZMQ_SUBSCRIBE, topic, s_sync_topic(topic, k));
+    S->t_sub1 = s_now_ns();
     atomic_store(&S->subscribed, 1);
-    int fd;
-    size_t sz = sizeof fd;
-    zmq_getsockopt(sock, ZMQ_FD, &fd, &sz);
+    for (long k = 0; k < ns; k++) {
+        size_t sz = sizeof pf[k].fd;
+        zmq_getsockopt(socks[k], ZMQ_FD, &pf[k].fd, &sz);
+        pf[k].events = POLLIN;
+    }
     zmq_msg_t t, e;
     zmq_msg_init(&t);
     zmq_msg_init(&e);
     while (!atomic_load(&S->stop_sub)) {
-        /* a worker's turn: drain what is there, then sleep in poll(2) on ZMQ_FD */
-        while (zmq_msg_recv(&t, sock, ZMQ_DONTWAIT) >= 0) {
-            if (!zmq_msg_more(&t)) {    /* one frame: only the broker's welcome "h|" */
-                if (zmq_msg_size(&t) != strlen(TOPIC_HELLO)
-                    || memcmp(zmq_msg_data(&t), TOPIC_HELLO, strlen(TOPIC_HELLO)))
-                    S->bad++;
-                continue;
-            }
-            if (zmq_msg_recv(&e, sock, 0) < 0) {
-                S->bad++;
-                continue;
-            }
-            s_sub_message(&t, &e, wfd);
+        /* a worker's turn: drain what is there, then sleep in poll(2) on every ZMQ_FD */
+        for (long k = 0; k < ns; k++)
+            s_sub_drain(socks[k], k, wfd, &t, &e);
+        int ready = 0;
+        for (long k = 0; k < ns && !ready; k++) {
+            int ev = 0;
+            size_t sz = sizeof ev;
+            zmq_getsockopt(socks[k], ZMQ_EVENTS, &ev, &sz);
+            ready = ev & ZMQ_POLLIN;
         }
-        int ev = 0;
-        sz = sizeof ev;
-        zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz);
-        if (!(ev & ZMQ_POLLIN)) {
-            struct pollfd pf = { fd, POLLIN, 0 };
-            poll(&pf, 1, 100);
-        }
+        if (!ready)
+            poll(pf, (nfds_t)ns, 100);
     }
     zmq_msg_close(&t);
     zmq_msg_close(&e);
-    zmq_close(sock);
+    for (long k = 0; k < ns; k++)
+        zmq_close(socks[k]);
     zmq_ctx_term(ctx);
     return 0;
 }
@@ -475,9 +572,12 @@ s_usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: bench-bus --pub EP --sub EP --broker-pid PID [--rate R] [--batch K] [--users N]\n"
-            "                 [--size B] [--warmup S] [--duration S] [--window W] [--drain S] [--header]\n"
+            "                 [--size B] [--warmup S] [--duration S] [--window W] [--drain S]\n"
+            "                 [--sockets S] [--settle S] [--active M] [--header]\n"
             "  --rate 0 = saturation (closed loop, W chats in flight). Defaults: rate 20000, batch 1,\n"
-            "  1000 users, 120-byte envelopes, 1 s warmup, 5 s window, window 4096, drain 3 s.\n");
+            "  1000 users, 120-byte envelopes, 1 s warmup, 5 s window, window 4096, drain 3 s,\n"
+            "  1 SUB socket, 0 s settle (quiet time after the sync, before the broker's memory is read),\n"
+            "  chats to all N users (--active M: to the first M only).\n");
     exit(rc);
 }
 
@@ -519,7 +619,7 @@ int
 main(int argc, char **argv)
 {
     static cfg_t cfg = { .rate = 20000, .batch = 1, .users = 1000, .size = 120, .window = 4096,
-                         .warmup = 1, .duration = 5, .drain = 3 };
+                         .warmup = 1, .duration = 5, .drain = 3, .sockets = 1 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--header")) { s_header(); return 0; }
@@ -537,12 +637,19 @@ main(int argc, char **argv)
         else if (!strcmp(a, "--warmup")) cfg.warmup = atof(v);
         else if (!strcmp(a, "--duration")) cfg.duration = atof(v);
         else if (!strcmp(a, "--drain")) cfg.drain = atof(v);
+        else if (!strcmp(a, "--sockets")) cfg.sockets = atol(v);
+        else if (!strcmp(a, "--active")) cfg.active = atol(v);
+        else if (!strcmp(a, "--settle")) cfg.settle = atof(v);
         else s_usage(2);
     }
     if (!cfg.pub_ep || !cfg.sub_ep || cfg.broker <= 0 || cfg.rate < 0 || cfg.batch < 1
-        || cfg.batch > BATCH_MAX || cfg.users < 1 || cfg.users > 99999 || cfg.size < 60
-        || cfg.size > 900 || cfg.window < cfg.batch * 2 || cfg.duration <= 0)
+        || cfg.batch > BATCH_MAX || cfg.users < 1 || cfg.users > 9999999 || cfg.size < 60
+        || cfg.size > 900 || cfg.window < cfg.batch * 2 || cfg.duration <= 0
+        || cfg.sockets < 1 || cfg.sockets > SOCKETS_MAX || cfg.settle < 0 || cfg.active < 0
+        || cfg.active > cfg.users)
         s_usage(2);
+    if (!cfg.active)
+        cfg.active = cfg.users;
     C = &cfg;
     S = mmap(NULL, sizeof *S, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int pfd[2];
@@ -554,6 +661,9 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     fflush(stdout);
+    long rss_before = s_status_kb(cfg.broker, "VmRSS:"), rss_subs = -1, hwm_subs = -1;
+    long rss_end = -1, sub_rss = -1;
+    sample_t at_sync = { 0, 0 };        /* the broker's CPU until every subscription was in */
     pid_t sub = fork();
     if (sub == 0)
         _exit(s_sub_main(pfd[1]));
@@ -566,13 +676,22 @@ main(int argc, char **argv)
     int rc = 1;
     sample_t a[3], b[3];
     uint64_t r0 = 0, r1 = 0, s0 = 0, s1 = 0, z0 = 0, z1 = 0, w0 = 0, w1 = 0;
-    int64_t t0 = s_now_ns(), ta, tb;
-    while (!atomic_load(&S->synced) && !s_dead(sub, pub) && s_now_ns() - t0 < 10000000000)
+    /* 10 s, and 1 s more per 10,000 subscriptions for the broker to take them in */
+    int64_t t0 = s_now_ns(), ta, tb, tsync, limit = (10 + cfg.users / 10000) * (int64_t)1000000000;
+    while (!atomic_load(&S->synced) && !s_dead(sub, pub) && s_now_ns() - t0 < limit)
         s_sleep_s(0.005);
     if (!atomic_load(&S->synced)) {
-        fprintf(stderr, "bench-bus: no sync message came through the broker in 10 s\n");
+        fprintf(stderr, "bench-bus: no sync message came through the broker to every socket in"
+                " %lld s\n", (long long)(limit / 1000000000));
         goto out;
     }
+    tsync = s_now_ns();
+    s_sample(cfg.broker, &at_sync);
+    s_sleep_s(cfg.settle);
+    rss_subs = s_status_kb(cfg.broker, "VmRSS:");
+    hwm_subs = s_status_kb(cfg.broker, "VmHWM:");
+    sub_rss = s_status_kb(sub, "VmRSS:");
+    atomic_store(&S->go, 1);
     s_sleep_s(cfg.warmup);
     ta = s_now_ns();
     atomic_store(&S->in_window, 1);
@@ -586,6 +705,7 @@ main(int argc, char **argv)
     r1 = atomic_load(&S->recv), s1 = atomic_load(&S->sent), z1 = atomic_load(&S->zsent);
     w1 = S->wakeups;
     tb = s_now_ns();
+    rss_end = s_status_kb(cfg.broker, "VmRSS:");
     atomic_store(&S->in_window, 0);
     if (s_interrupted)
         goto gone;
@@ -636,12 +756,17 @@ out:
            "broker_cs_per_chat=%.3f sub_cs_per_chat=%.3f pub_cpu_us_per_chat=%.2f pub_cs_per_chat=%.3f "
            "pub_msgs_per_wakeup=%.2f pub_blocked=%" PRIu64 " pub_behind=%" PRIu64 " p50_us=%" PRIu64
            " p99_us=%" PRIu64 " max_us=%" PRIu64 " sent=%" PRIu64 " recv=%" PRIu64 " lost=%" PRIu64
-           " gaps=%" PRIu64 " disorder=%" PRIu64 " bad=%" PRIu64 "\n",
+           " gaps=%" PRIu64 " disorder=%" PRIu64 " bad=%" PRIu64 " sockets=%ld active=%ld subscribe_s=%.3f"
+           " subscribe_call_s=%.3f broker_rss_kb_before=%ld broker_rss_kb_subscribed=%ld"
+           " broker_hwm_kb_subscribed=%ld broker_rss_kb_end=%ld sub_rss_kb_subscribed=%ld"
+           " broker_cpu_ms_at_sync=%.0f\n",
            cfg.rate, cfg.batch, cfg.users, cfg.size, win, got / win, zm / win, brk, sb, brk + sb,
            brk * got / 1000, sb * got / 1000, hcs,
            (double)(b[0].cs - a[0].cs) / (got > 0 ? got : 1),
            (double)(b[1].cs - a[1].cs) / (got > 0 ? got : 1), pubu, pcs, burst, S->blocked,
            S->behind, p50, p99, mx, atomic_load(&S->sent), atomic_load(&S->recv), lost, S->gaps,
-           S->disorder, S->bad);
+           S->disorder, S->bad, cfg.sockets, cfg.active, (double)(tsync - S->t_sub0) / 1e9,
+           (double)(S->t_sub1 - S->t_sub0) / 1e9, rss_before, rss_subs, hwm_subs, rss_end,
+           sub_rss, (double)at_sync.ticks * 1000 / (double)hz);
     return lost || S->bad || S->disorder ? 1 : 0;
 }

@@ -2,7 +2,8 @@
 # bench-lib.sh — helpers shared by scripts/bench-*.sh; source it, do not run it.
 #
 # What it gives a bench script:
-#   bench_init              temp dir, binaries, cleanup trap (every process we start dies with us)
+#   bench_init [broker]     temp dir, binaries, cleanup trap (every process we start dies with us);
+#                           "broker": a bus-only bench that runs neither zwsd nor the generator
 #   bench_start_zwsd W      build/zwsd with W workers on a free loopback port, temp runtime dir, no
 #                           API listener; returns once a probe client got its welcome (ZPID, PORT, URL)
 #   bench_start_server S W  the same for server S: zwsd (W workers, as above) or relay
@@ -27,11 +28,13 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 fi
 
 bench_init() {
+    local only=${1:-}
     REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     ZWSD=${ZWSD:-$REPO/build/zwsd}
     LOADGEN=${LOADGEN:-$REPO/build/zwsd-loadgen}
     RELAY=${RELAY:-$REPO/build/zwsd-relay}
     for b in "$ZWSD" "$LOADGEN"; do
+        [ "$only" = broker ] && break
         [ -x "$b" ] || { echo "$(basename "$0"): $b not built (make, or set ZWSD/LOADGEN)" >&2; exit 2; }
     done
     TMPD=$(mktemp -d /tmp/zwsd-bench.XXXXXX)
@@ -40,12 +43,13 @@ bench_init() {
     CLK_TCK=$(getconf CLK_TCK)
     # ZWSD_OPTS (environment): more zwsd flags, e.g. "--history-size 0" to measure history off
     ZWSD_BENCH_OPTS="${ZWSD_OPTS:-}"
-    if "$ZWSD" --help 2>&1 | grep -q -- '--max-conns-per-ip'; then
+    if [ "$only" != broker ] && "$ZWSD" --help 2>&1 | grep -q -- '--max-conns-per-ip'; then
         ZWSD_BENCH_OPTS="$ZWSD_BENCH_OPTS --max-conns-per-ip 0"
     fi
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
     echo "# $(basename "$0") on $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    [ "$only" = broker ] && return 0
     echo "# zwsd: $ZWSD"
     echo "# loadgen: $LOADGEN"
 }

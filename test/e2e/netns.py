@@ -202,3 +202,23 @@ class NsBroker(ExtBroker):
                 f"{len(lines)} of {count} broker log lines matching {pattern!r} within {timeout} s:\n" \
                 + self.log_text()[-3000:]
             time.sleep(0.02)
+
+
+# --------------------------------------------------------------------------
+# cutting a host off the network and back (test_46)
+
+def _outer_veth(net, name):
+    """The bridge end of host `name`'s veth (in the root namespace)."""
+    return f"{net.tag}h{net.names.index(name)}"
+
+
+def link_down(net, name):
+    """Cut host `name` off: the bridge end of its veth goes down, so nothing
+    passes either way. Its processes run on and their TCP connections see
+    silence, not resets, as with a pulled cable."""
+    _ip("link", "set", _outer_veth(net, name), "down")
+
+
+def link_up(net, name):
+    """Undo link_down(): the host is on the bridge again, same address."""
+    _ip("link", "set", _outer_veth(net, name), "up")

@@ -201,6 +201,17 @@ def test_missing_config_file_exits_2(tmp):
     assert missing in err[0], f"the error does not name the file: {err}"
 
 
+@pytest.mark.parametrize("listen,api", [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"),
+                                         ("127.0.0.1", "0.0.0.0")])
+def test_listen_and_api_on_one_port_exits_2(tmp, listen, api):
+    """SO_REUSEPORT would let the WebSocket and API listeners share a port,
+    each connection going to either: refused at start instead."""
+    port = free_port()
+    rtdir = os.path.join(tmp, "run")
+    assert_usage_error(["--listen", f"{listen}:{port}", "--api-listen", f"{api}:{port}",
+                        "--runtime-dir", rtdir], "api-listen", port, rtdir)
+
+
 BAD_FLAGS = [
     ("unknown flag", ["--colour", "blue"], "colour"),
     ("bad workers", ["--workers", "0"], "workers"),

@@ -76,7 +76,7 @@ VALUES = {
     "bus-hwm": "1000", "bus-batch-us": "100", "listen": "127.0.0.1:1", "workers": "1", "runtime-dir": "/tmp/zw-doc-test",
     "broker": "tcp://127.0.0.1:1,tcp://127.0.0.1:2", "max-message": "1000",
     "sessions": "multi", "api-listen": "off", "api-key-file": "/etc/hostname",
-    "allow-client-broadcast": "yes", "max-groups": "3", "rate-limit": "5",
+    "allow-client-broadcast": "yes", "demo": "on", "max-groups": "3", "rate-limit": "5",
     "max-outbound": "65536", "shutdown-timeout": "5", "verbose": "1", "config": "/etc/hostname",
     "help": "yes", "version": "yes",
     "jwt-secret-file": os.path.join(os.path.dirname(__file__), "data", "jwt-test.secret"),

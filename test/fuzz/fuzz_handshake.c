@@ -1,7 +1,8 @@
 /* fuzz_handshake — daemon/handshake.c through its public API (handshake.h).
  *
  * Input: the fz_splits() header (fuzz.h), then the bytes a client sends.
- * Flags: bit 0 configures an Origin allow-list, bit 1 adds a run fed one
+ * Flags: bit 0 configures an Origin allow-list and two pages (--demo's
+ * "/" and "/demo.js"), bit 1 adds a run fed one
  * byte at a time. The stream is parsed fed whole, split at the chosen
  * points, and (bit 1) byte by byte; every run must reach the same verdict,
  * status, head length, userId, token, origin and response. Each feed obeys
@@ -18,7 +19,12 @@
 #include "valid.h"
 
 static const char *const s_origins[] = { "https://example.com", "http://localhost:8080" };
-static const handshake_cfg_t s_cfg = { .origins = s_origins, .norigins = 2 };
+static const hs_page_t s_pages[] = {
+    { "/", "text/html", "X-A: 1\r\n", "<p>page</p>\n", 12 },
+    { "/demo.js", "text/javascript", NULL, "x();", 4 },
+};
+static const handshake_cfg_t s_cfg = { .origins = s_origins, .norigins = 2,
+                                       .pages = s_pages, .npages = 2 };
 
 /* What one run ended with; strings are copies (the parser is gone). */
 typedef struct {
@@ -57,6 +63,13 @@ s_clean(const char *s)
     size_t n = strlen(s);
     return !strpbrk(s, "\r\n")
            && (n == 0 || (s[0] != ' ' && s[0] != '\t' && s[n - 1] != ' ' && s[n - 1] != '\t'));
+}
+
+/* Nothing of an upgrade is returned. */
+static int
+s_upgrade_none(const run_t *out)
+{
+    return !out->user && !out->token && !out->origin;
 }
 
 /* The response into a heap buffer of exactly the size needed, so ASan
@@ -119,7 +132,7 @@ s_run(const uint8_t *p, size_t len, const size_t *cuts, size_t ncuts, int step,
             FZ_CHECK(used > 0 && used <= n);
             head = at + used;
         } else {
-            FZ_CHECK(r == HS_FAIL && used == 0 && n > 0);
+            FZ_CHECK((r == HS_FAIL || r == HS_PAGE) && used == 0 && n > 0);
         }
         at = end;
     }
@@ -140,10 +153,29 @@ s_run(const uint8_t *p, size_t len, const size_t *cuts, size_t ncuts, int step,
         break;
     case HS_FAIL:
         FZ_CHECK(out->status == 400 || out->status == 403 || out->status == 404
-                 || out->status == 426 || out->status == 431 || out->status == 503);
+                 || out->status == 426 || out->status == 431 || out->status == 503
+                 || (cfg && cfg->pages && out->status == 405));
         FZ_CHECK(!out->user && !out->token && !out->origin);
         s_response(hs, out);
         break;
+    case HS_PAGE: {
+        /* only with pages, for a path the request names; the body is the
+         * page's for GET, none for HEAD, and Content-Length is the page's */
+        FZ_CHECK(cfg && cfg->pages && out->status == 200 && s_upgrade_none(out));
+        s_response(hs, out);
+        size_t bn = 99;
+        const void *body = handshake_page_body(hs, &bn);
+        int found = 0;
+        for (size_t i = 0; i < cfg->npages; i++) {
+            char cl[48];
+            snprintf(cl, sizeof cl, "\r\nContent-Length: %zu\r\n", cfg->pages[i].len);
+            if (s_inside(p, len, cfg->pages[i].path) && strstr(out->resp, cl)
+                && (body == NULL ? bn == 0 : body == cfg->pages[i].body && bn == cfg->pages[i].len))
+                found = 1;
+        }
+        FZ_CHECK(found);
+        break;
+    }
     case HS_DONE:
         FZ_CHECK(out->status == 101);
         /* The head ends with its empty line. Known and reported: http_parser

@@ -155,6 +155,12 @@ s_handshakes(void)
         s_write("handshake", "fail-too-large", s.b, s.n);
     }
     s_hs("more-partial", 0, 0, NULL, "GET /ws/bob HTTP/1.1\r\n" UPG);
+    /* flag 1 gives pages (--demo): GET and HEAD of one, 405, a near miss */
+    static const unsigned pc[] = { 3, 9 };
+    s_hs("page-get", 1, 2, pc, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    s_hs("page-head-query", 1, 0, NULL, "HEAD /demo.js?v=1 HTTP/1.1\r\n\r\n");
+    s_hs("page-405", 1, 0, NULL, "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+    s_hs("page-miss", 1, 0, NULL, "GET /demo.js/ HTTP/1.1\r\n\r\n");
 }
 
 /* ---- wsframe: masked client frames ------------------------------------ */

@@ -274,8 +274,8 @@ Test(handshake, head_of_8192_bytes_ok_8193_too_large)
 Test(handshake, max_head_is_the_callers)
 {
     static char head[HANDSHAKE_HEAD_LIMIT + 4096];
-    handshake_cfg_t small = { NULL, 0, 1024 }, big = { NULL, 0, HANDSHAKE_HEAD_LIMIT },
-                    huge = { NULL, 0, 10 * HANDSHAKE_HEAD_LIMIT };
+    handshake_cfg_t small = { .max_head = 1024 }, big = { .max_head = HANDSHAKE_HEAD_LIMIT },
+                    huge = { .max_head = 10 * HANDSHAKE_HEAD_LIMIT };
     size_t n = s_build_head(head, sizeof head, 1024);
     cr_assert_eq(s_run_cfg(head, n, &small).r, HS_DONE);
     n = s_build_head(head, sizeof head, 1025);
@@ -453,9 +453,9 @@ Test(handshake, origin_allow_list)
 {
     static const char *const allow[] = { "https://app.example.com", "http://localhost:8080" };
     static const char *const allow_null[] = { "https://app.example.com", "null" };
-    handshake_cfg_t cfg = { allow, 2, 0 };
-    handshake_cfg_t cfg_null = { allow_null, 2, 0 };
-    handshake_cfg_t cfg_empty = { NULL, 0, 0 };
+    handshake_cfg_t cfg = { .origins = allow, .norigins = 2 };
+    handshake_cfg_t cfg_null = { .origins = allow_null, .norigins = 2 };
+    handshake_cfg_t cfg_empty = { .origins = NULL };
     const char *ok = REQ(LINE, STD "Origin: https://app.example.com\r\n");
     const char *ok_case = REQ(LINE, STD "Origin: HTTPS://App.Example.COM\r\n");
     const char *evil = REQ(LINE, STD "Origin: https://evil.example\r\n");
@@ -492,7 +492,7 @@ Test(handshake, origin_allow_list)
 Test(handshake, checks_run_in_protocol_order)
 {
     static const char *const allow[] = { "https://app.example.com" };
-    handshake_cfg_t cfg = { allow, 1, 0 };
+    handshake_cfg_t cfg = { .origins = allow, .norigins = 1 };
     const char *bad_origin = "Origin: https://evil.example\r\n";
     struct { const char *line, *hdrs; int status; const char *body; } c[] = {
         /* 2 before 3, 4, 5 ... */
@@ -622,7 +622,7 @@ Test(handshake, bearer_wins_over_query_other_schemes_ignored)
 Test(handshake, every_chunking_gives_the_same_result)
 {
     static const char *const allow[] = { "https://app.example.com" };
-    handshake_cfg_t cfg = { allow, 1, 0 };
+    handshake_cfg_t cfg = { .origins = allow, .norigins = 1 };
     const char *req = FULL_HEAD FRAME;
     size_t head_len = strlen(FULL_HEAD);
     size_t len = head_len + sizeof FRAME - 1;
@@ -821,4 +821,89 @@ Test(handshake, since_parameter)
         cr_expect_str_eq(s_since_of(bad[i]), "(fail)", "%s", bad[i]);
     cr_expect_str_eq(s_since_of("GET /ws/bob?since=e:18446744073709551615 HTTP/1.1\r\n"),
                      "e:18446744073709551615");
+}
+
+/* Pages (--demo): GET and HEAD of a listed path are HS_PAGE, 200, with the
+ * page's head and, for GET only, its body; other methods 405 with Allow;
+ * unlisted paths and every /ws/ path are checked as before. */
+static const hs_page_t s_pages[] = {
+    { "/", "text/html; charset=utf-8", "X-Test: 1\r\n", "<p>hi</p>\n", 10 },
+    { "/demo.js", "text/javascript", NULL, "x();", 4 },
+};
+static const handshake_cfg_t s_page_cfg = { .pages = s_pages, .npages = 2 };
+
+Test(handshake, page_get_and_head)
+{
+    const char *get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (size_t chunk = 1; chunk <= strlen(get); chunk++) {
+        out_t o = s_run_chunked(get, strlen(get), chunk, strlen(get), &s_page_cfg);
+        cr_assert_eq(o.r, HS_PAGE, "chunk %zu: %d %s", chunk, o.status, o.resp);
+        cr_assert_eq(o.status, 200);
+        cr_assert_eq(o.consumed, 0);
+        cr_assert_str_eq(o.resp, "HTTP/1.1 200 OK\r\n"
+                                 "Content-Type: text/html; charset=utf-8\r\n"
+                                 "Content-Length: 10\r\n"
+                                 "Connection: close\r\n"
+                                 "X-Test: 1\r\n"
+                                 "\r\n");
+        cr_assert_eq(o.has_user, 0, "a page has no userId");
+    }
+    handshake_t *hs = handshake_new();
+    size_t n = 99;
+    cr_assert_eq(handshake_feed(hs, get, strlen(get), NULL, &s_page_cfg), HS_PAGE);
+    cr_assert_eq(handshake_feed(hs, "x", 1, NULL, &s_page_cfg), HS_PAGE, "decided: stays");
+    const char *body = handshake_page_body(hs, &n);
+    cr_assert_eq(n, 10);
+    cr_assert(body && memcmp(body, "<p>hi</p>\n", 10) == 0);
+    handshake_destroy(&hs);
+
+    /* HEAD: the same Content-Length, no body; the query is not the path */
+    hs = handshake_new();
+    const char *head = "HEAD /demo.js?v=2 HTTP/1.1\r\n\r\n";
+    cr_assert_eq(handshake_feed(hs, head, strlen(head), NULL, &s_page_cfg), HS_PAGE);
+    char resp[512];
+    cr_assert_gt(handshake_response(hs, resp, sizeof resp), 0);
+    cr_assert(strstr(resp, "Content-Length: 4\r\n"), "%s", resp);
+    cr_assert(strstr(resp, "Content-Type: text/javascript\r\n"), "%s", resp);
+    n = 99;
+    cr_assert_null(handshake_page_body(hs, &n));
+    cr_assert_eq(n, 0);
+    cr_assert_eq(handshake_response(hs, resp, 20), 0, "too small a buffer");
+    handshake_destroy(&hs);
+}
+
+Test(handshake, page_other_methods_and_paths)
+{
+    const char *m405[] = { "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+                           "PUT /demo.js HTTP/1.1\r\n\r\n", "OPTIONS / HTTP/1.1\r\n\r\n",
+                           "DELETE / HTTP/1.1\r\n\r\n" };
+    for (size_t i = 0; i < sizeof m405 / sizeof *m405; i++) {
+        out_t o = s_run_cfg(m405[i], strlen(m405[i]), &s_page_cfg);
+        cr_assert_eq(o.r, HS_FAIL, "%s", m405[i]);
+        cr_assert_eq(o.status, 405, "%s", m405[i]);
+        cr_assert(strstr(o.resp, "HTTP/1.1 405 Method Not Allowed\r\n"), "%s", o.resp);
+        cr_assert(strstr(o.resp, "Allow: GET, HEAD\r\n"), "%s", o.resp);
+    }
+    /* not listed, or not exactly: 404 as without pages */
+    const char *nf[] = { "GET /index.html HTTP/1.1\r\n\r\n", "GET /demo.js/ HTTP/1.1\r\n\r\n",
+                         "GET /DEMO.JS HTTP/1.1\r\n\r\n", "GET //demo.js HTTP/1.1\r\n\r\n",
+                         "GET /demo.j HTTP/1.1\r\n\r\n", "POST /x HTTP/1.1\r\n\r\n" };
+    for (size_t i = 0; i < sizeof nf / sizeof *nf; i++)
+        cr_assert_eq(s_run_cfg(nf[i], strlen(nf[i]), &s_page_cfg).status, 404, "%s", nf[i]);
+    /* without pages, / is 404 whatever the method */
+    cr_assert_eq(s_run_cfg("GET / HTTP/1.1\r\n\r\n", 18, NULL).status, 404);
+    cr_assert_eq(s_run_cfg("POST / HTTP/1.1\r\n\r\n", 19, NULL).status, 404);
+    /* check 1 still comes first */
+    cr_assert_eq(s_run_cfg("GET / HTTP/1.0\r\n\r\n", 18, &s_page_cfg).status, 400);
+    /* and the upgrade beside the pages is untouched */
+    const char *up = REQ(LINE, STD);
+    out_t o = s_run_cfg(up, strlen(up), &s_page_cfg);
+    cr_assert_eq(o.r, HS_DONE);
+    cr_assert_str_eq(o.user, "bob");
+    size_t n = 99;
+    handshake_t *hs = handshake_new();
+    cr_assert_eq(handshake_feed(hs, up, strlen(up), NULL, &s_page_cfg), HS_DONE);
+    cr_assert_null(handshake_page_body(hs, &n), "an upgrade has no page body");
+    cr_assert_eq(n, 0);
+    handshake_destroy(&hs);
 }

@@ -61,9 +61,9 @@ s_closed(void *arg, conn_t *c)
 }
 
 static void
-s_noop(void *arg, const char *topic, size_t tlen, const env_t *e)
+s_noop(void *arg, int shard, const char *topic, size_t tlen, const env_t *e)
 {
-    (void)arg; (void)topic; (void)tlen; (void)e;
+    (void)arg; (void)shard; (void)topic; (void)tlen; (void)e;
 }
 
 static void
@@ -75,10 +75,12 @@ s_init(void)
     opt.max_groups = 4;
     epfd = epoll_create1(0);
     conn_events_t ev = { s_upgrade, s_text, s_reject, s_closed, NULL, NULL };
-    char pub[64], sub[64];
-    snprintf(pub, sizeof pub, "ipc:///tmp/zwsd-test-session-%d-pub", getpid());
-    snprintf(sub, sizeof sub, "ipc:///tmp/zwsd-test-session-%d-sub", getpid());
-    bus_cfg_t bc = { pub, sub, ids.origin, &now, 1000, s_noop, NULL, NULL };
+    static shard_spec_t spec;
+    char text[160], why[128];
+    snprintf(text, sizeof text, "ipc:///tmp/zwsd-test-session-%d-pub,ipc:///tmp/zwsd-test-session-%d-sub",
+             getpid(), getpid());
+    cr_assert_eq(shard_parse(text, 1, &spec, why, sizeof why), 0, "%s", why);
+    bus_cfg_t bc = { &spec, ids.origin, &now, 1000, s_noop, NULL, NULL };
     cr_assert_not_null(cs = conns_new(epfd, 0, 1024, &opt, &now, &ev));
     cr_assert_not_null(bus = bus_new(&bc));
     cr_assert_not_null(pq = pending_new());
