@@ -558,16 +558,12 @@ options_embedded(const options_t *o, char *pub, char *sub, size_t len)
 int
 options_brokers(const options_t *o, shard_spec_t *out)
 {
-    char why[256];
+    char why[256], pub[SHARD_EP_MAX], sub[SHARD_EP_MAX], spec[2 * SHARD_EP_MAX];
     if (o->broker[0])
         return shard_parse(o->broker, 1, out, why, sizeof why);
-    memset(out, 0, sizeof *out);
-    shard_t *sh = &out->shard[0];
-    options_embedded(o, sh->broker[0].pub, sh->broker[0].sub, sizeof sh->broker[0].pub);
-    sh->nbrokers = 1;
-    sh->name_hash = shard_fnv1a64(sh->broker[0].pub, strlen(sh->broker[0].pub));
-    out->n = 1;
-    return 0;
+    options_embedded(o, pub, sub, sizeof pub);
+    snprintf(spec, sizeof spec, "%s,%s", pub, sub);
+    return shard_parse(spec, 1, out, why, sizeof why);     /* one shard, the embedded broker */
 }
 
 int

@@ -85,14 +85,21 @@ bench_mem() {
     echo "$rss $pss"
 }
 
-bench_cpu_ticks() {
+# bench_pids_ticks PID...: utime + stime of those processes, in clock ticks
+bench_pids_ticks() {
     local sum=0 p t
-    for p in $(bench_tree "$ZPID"); do
+    for p in "$@"; do
+        [ -n "$p" ] || continue
         # fields after the ")" of comm: state is $1, so utime/stime are $12/$13
         t=$(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}')
         sum=$((sum + ${t:-0}))
     done
     echo "$sum"
+}
+
+bench_cpu_ticks() {
+    # shellcheck disable=SC2046
+    bench_pids_ticks $(bench_tree "$ZPID")
 }
 
 bench_free_port() {

@@ -11,6 +11,8 @@
 #   defaults: 5000 msgs/s, 8 in flight, 5 s, layouts embedded,tcp,shards2,pair
 set -eu
 DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$DIR/bench-lib.sh"
 BUILD=${BUILD:-$DIR/../build}
 RATE=5000 INFLIGHT=8 DURATION=5 LAYOUTS="embedded tcp shards2 pair"
 while [ $# -gt 0 ]; do
@@ -27,12 +29,11 @@ TMPD=$(mktemp -d /tmp/zwsd-bench-shards.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMPD"; }
 trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 CLK_TCK=$(getconf CLK_TCK)
 # broker: starts one zwsd-broker on two free ports; prints PUB,SUB and records its pid
 start_broker() {
     local pub sub
-    pub=$(free_port) sub=$(free_port)
+    pub=$(bench_free_port) sub=$(bench_free_port)
     "$BUILD/zwsd-broker" --pub "tcp://127.0.0.1:$pub" --sub "tcp://127.0.0.1:$sub" \
         >>"$TMPD/brokers.log" 2>&1 &
     PIDS+=($!)
@@ -44,7 +45,6 @@ start_broker() {
     done
     BROKER_SPEC="tcp://127.0.0.1:$pub,tcp://127.0.0.1:$sub"
 }
-cpu_of() { local t=0 p; for p in "$@"; do [ -n "$p" ] || continue; t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
 for layout in $LAYOUTS; do
     : >"$TMPD/layout.pids"
     case $layout in
@@ -55,11 +55,11 @@ for layout in $LAYOUTS; do
     *) echo "bench-shards.sh: unknown layout $layout" >&2; exit 2 ;;
     esac
     mapfile -t BP <"$TMPD/layout.pids"
-    c0=$(cpu_of "${BP[@]:-}")
+    c0=$(bench_pids_ticks "${BP[@]:-}")
     echo "== $layout ${SPEC:+(--broker $SPEC)}"
     ZWSD_OPTS="${ZWSD_OPTS:-} ${SPEC:+--broker $SPEC}" "$DIR/bench-chat.sh" --rate "$RATE" \
         --inflight "$INFLIGHT" --duration "$DURATION" --warmup 2 >"$TMPD/$layout.out" 2>&1 || true
-    c1=$(cpu_of "${BP[@]:-}")
+    c1=$(bench_pids_ticks "${BP[@]:-}")
     sed -n 's/^BENCH /BENCH layout='"$layout"' /p' "$TMPD/$layout.out"
     grep -E "error|exited" "$TMPD/$layout.out" | head -3 || true
     echo "external brokers' CPU over both runs: $((c1 - c0)) ticks (1/$CLK_TCK s)"
