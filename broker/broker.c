@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "envelope.h"
 #include "log.h"
+#include "pace.h"
 #include "seq.h"
 #include "subtable.h"
 #include "topic.h"
@@ -296,7 +297,7 @@ void
 broker_cfg_default(broker_cfg_t *cfg, const char *pub_ep, const char *sub_ep)
 {
     *cfg = (broker_cfg_t){ .pub_ep = pub_ep, .sub_ep = sub_ep, .hwm = BROKER_HWM_DEFAULT,
-                           .history_size = 100, .history_ttl_ms = 300000,
+                           .turn_us = BROKER_TURN_US_DEFAULT, .history_size = 100, .history_ttl_ms = 300000,
                            .history_memory = (size_t)64 << 20 };
 }
 
@@ -380,13 +381,20 @@ broker_run(const broker_cfg_t *cfg)
 
     int64_t next_log = clock_now_ms() + 10000;
     size_t pending = 0;             /* history answers waiting for their subscriber */
+    pace_t pace;
+    pace_init(&pace, cfg->turn_us);
     while (!s_stop) {
         zmq_pollitem_t items[2] = {
             { b.xsub, 0, ZMQ_POLLIN, 0 },
             { b.xpub, 0, ZMQ_POLLIN, 0 },
         };
-        if (zmq_poll(items, 2, pending ? 1 : 1000) < 0 && errno != EINTR)
+        /* busy: one turn per turn_us forwards all that came meanwhile, so
+         * the workers' and our I/O threads wake once per turn (pace.h) */
+        int64_t slept = pace_wait(&pace, pending ? 1000 : -1);
+        int n = zmq_poll(items, 2, slept || pending ? (slept ? 0 : 1) : 1000);
+        if (n < 0 && errno != EINTR)
             break;
+        pace_turn(&pace, n > 0);
         s_drain_subs(&b);
         s_forward(&b);
         pending = seq_tick(b.seq, clock_now_ms());

@@ -34,6 +34,7 @@
 
 #define BROKER_HWM_DEFAULT 100000   /* --hwm: messages queued per peer */
 #define BROKER_WARMUP_MS 1000       /* after start: no "offline" answers */
+#define BROKER_TURN_US_DEFAULT 500  /* --turn-us */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ typedef struct {
      * assumes one) */
     int         warmup_ms;
     int         hwm;                /* messages queued per peer */
+    int         turn_us;            /* busy: a turn at most every turn_us (pace.h); 0 = off */
     /* history (zwsd-protocol(7) "History and recovery"; ENVELOPE.md) */
     uint32_t    history_size;       /* messages kept per stream; 0 = none */
     int64_t     history_ttl_ms;
@@ -60,8 +62,8 @@ typedef struct {
     const char         *curve_allow;
 } broker_cfg_t;
 
-/* Fills the defaults: hwm BROKER_HWM_DEFAULT, warmup 0, history 100
- * messages, 300 s, 64 MiB. */
+/* Fills the defaults: hwm BROKER_HWM_DEFAULT, warmup 0, turn
+ * BROKER_TURN_US_DEFAULT, history 100 messages, 300 s, 64 MiB. */
 void broker_cfg_default(broker_cfg_t *cfg, const char *pub_ep, const char *sub_ep);
 int  broker_run(const broker_cfg_t *cfg);
 

@@ -17,7 +17,7 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out,
-        "usage: zwsd-broker [--pub ENDPOINT] [--sub ENDPOINT] [--hwm N]\n"
+        "usage: zwsd-broker [--pub ENDPOINT] [--sub ENDPOINT] [--hwm N] [--turn-us US]\n"
         "                   [--history-size N] [--history-ttl SEC] [--history-memory BYTES]\n"
         "                   [--curve-secret FILE --curve-allow DIR] [-v] [-h] [--version]\n"
         "       zwsd-broker --make-cert BASENAME\n"
@@ -26,6 +26,9 @@ s_usage(FILE *out)
         "  --hwm N         messages queued per publisher and per subscriber,\n"
         "                  1-100000000 (default 100000); past it a lagging\n"
         "                  subscriber loses messages, a publisher is pushed back\n"
+        "  --turn-us US    while busy, start a loop turn at most every US microseconds,\n"
+        "                  0-10000 (default 500): what arrives meanwhile is forwarded\n"
+        "                  together; 0 forwards each message at once\n"
         "  --history-size N\n"
         "                  messages kept per user and per group stream, 0-1000000\n"
         "                  (default 100; 0 keeps none, and still numbers them)\n"
@@ -46,7 +49,7 @@ s_usage(FILE *out)
         "  --version       print the version\n");
 }
 
-/* A --history-* value: a decimal number in lo..hi, else one line and -1. */
+/* A --history-* or --turn-us value: a decimal number in lo..hi, else one line and -1. */
 static int
 s_number(const char *opt, const char *v, long long lo, long long hi, long long *out)
 {
@@ -82,6 +85,7 @@ main(int argc, char **argv)
     const char *curve_secret = NULL, *curve_allow = NULL, *make_cert = NULL;
     int verbose = 0;
     long hwm = BROKER_HWM_DEFAULT;
+    long long turn = BROKER_TURN_US_DEFAULT;
     long long hsize = HIST_SIZE_DEFAULT, httl = HIST_TTL_DEFAULT / 1000,
               hmem = (long long)HIST_MEM_DEFAULT;
     char *end;
@@ -89,6 +93,7 @@ main(int argc, char **argv)
         { "pub", required_argument, NULL, 'p' },
         { "sub", required_argument, NULL, 's' },
         { "hwm", required_argument, NULL, 'H' },
+        { "turn-us", required_argument, NULL, 'U' },
         { "history-size", required_argument, NULL, 'S' },
         { "history-ttl", required_argument, NULL, 'T' },
         { "history-memory", required_argument, NULL, 'm' },
@@ -112,6 +117,10 @@ main(int argc, char **argv)
                 fprintf(stderr, "zwsd-broker: --hwm: '%s' is not a number in 1-100000000\n", optarg);
                 return 2;
             }
+            break;
+        case 'U':
+            if (s_number("turn-us", optarg, 0, 10000, &turn) < 0)
+                return 2;
             break;
         case 'S':
             if (s_number("history-size", optarg, 0, 1000000, &hsize) < 0)
@@ -177,6 +186,7 @@ main(int argc, char **argv)
     broker_cfg_default(&cfg, pub, sub);
     cfg.warmup_ms = BROKER_WARMUP_MS;
     cfg.hwm = (int)hwm;
+    cfg.turn_us = (int)turn;
     cfg.history_size = (uint32_t)hsize;
     cfg.history_ttl_ms = httl * 1000;
     cfg.history_memory = (size_t)hmem;

@@ -360,7 +360,7 @@ conn__flush(conns_t *cs, conn_t *c)
         if (c->io.tl != TL_LINGER) {    /* the page is out: see s_page() */
             shutdown(c->io.fd, SHUT_WR);
             conn__set_timer(cs, c, TL_LINGER);
-            conn__read(cs, c);          /* an EOF that came already ends it now */
+            conn__read(cs, c, 0);       /* an EOF that came already ends it now */
         }
         return;
     }
@@ -576,22 +576,29 @@ s_handshake(conns_t *cs, conn_t *c, const char *p, size_t n)
 }
 
 void
-conn__read(conns_t *cs, conn_t *c)
+conn__read(conns_t *cs, conn_t *c, uint32_t events)
 {
+    /* A short read drained the socket: data that comes later raises a new
+     * edge, so the recv that would say EAGAIN is saved (one syscall per
+     * message at moderate rates). Not when the peer closed: its EOF may
+     * already be behind the data, with no edge to come (nginx does the
+     * same with EPOLLRDHUP). events 0: not known, read to EAGAIN. */
+    int short_ok = events && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
     for (;;) {
         if (c->state == CONN_PENDING || c->state == CONN_DEAD)
             return;                     /* pending: read once open */
         ssize_t n = recv(c->io.fd, cs->rbuf, RBUF_LEN, 0);
         if (n > 0) {
-            if (c->state == CONN_HANDSHAKE) {
+            int drained = short_ok && (size_t)n < RBUF_LEN;
+            if (c->state == CONN_HANDSHAKE)
                 s_handshake(cs, c, cs->rbuf, (size_t)n);
-                continue;
+            else if (c->state != CONN_PAGE) {   /* past a page's request: ignored */
+                if (c->io.tl == TL_IDLE || c->io.tl == TL_PING)
+                    conn__set_timer(cs, c, TL_IDLE);
+                conn__feed(cs, c, (const uint8_t *)cs->rbuf, (size_t)n);
             }
-            if (c->state == CONN_PAGE)
-                continue;               /* past a page's request: ignored */
-            if (c->io.tl == TL_IDLE || c->io.tl == TL_PING)
-                conn__set_timer(cs, c, TL_IDLE);
-            conn__feed(cs, c, (const uint8_t *)cs->rbuf, (size_t)n);
+            if (drained)
+                return;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -609,7 +616,7 @@ void
 conn_on_ready(conns_t *cs, conn_t *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        conn__read(cs, c);
+        conn__read(cs, c, events);
     if (c->state != CONN_DEAD && (events & EPOLLOUT) && c->out.len > 0)
         conn__mark_dirty(cs, c);
 }

@@ -197,7 +197,8 @@ void conn__set_timer(conns_t *cs, conn_t *c, int tl);
 void conn__mark_dirty(conns_t *cs, conn_t *c);
 int  conn__encode(conns_t *cs, buf_t *out, uint8_t opcode, const char *p, size_t n);
 void conn__feed(conns_t *cs, conn_t *c, const uint8_t *p, size_t n);
-void conn__read(conns_t *cs, conn_t *c);
+/* events: what epoll reported (a short read then ends it), 0 = read to EAGAIN */
+void conn__read(conns_t *cs, conn_t *c, uint32_t events);
 void conn__flush(conns_t *cs, conn_t *c);
 
 #endif

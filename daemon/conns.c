@@ -172,7 +172,7 @@ conns_settle(conns_t *cs)
             conn__feed(cs, c, (const uint8_t *)early, n);
             free(early);
         }
-        conn__read(cs, c);                  /* edges seen while pending */
+        conn__read(cs, c, 0);               /* edges seen while pending */
     }
     cs->nsettle = 0;
 }

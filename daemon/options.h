@@ -40,6 +40,7 @@ typedef struct {
     int    bus_hwm;                 /* --bus-hwm N: messages ZeroMQ queues per
                                      * peer on the bus (restart only) */
     int    bus_batch_us;            /* --bus-batch-us US: the bus's flush window */
+    int    turn_us;                 /* --turn-us US: a busy loop's turn interval (pace.h) */
     /* history kept by the embedded broker (zwsd-broker(8)); restart only,
      * and without effect with --broker (that broker has its own flags) */
     int    history_size;            /* --history-size N: messages per stream */

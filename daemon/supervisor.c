@@ -118,6 +118,7 @@ s_child_exec(sup_t *s, child_t *ch)
         broker_cfg_default(&bc, s->pub, s->sub);
         bc.warmup_ms = s->broker_starts > 1 ? BROKER_WARMUP_MS : 0;
         bc.hwm = s->opt->bus_hwm;
+        bc.turn_us = s->opt->turn_us;
         bc.history_size = (uint32_t)s->opt->history_size;
         bc.history_ttl_ms = (int64_t)s->opt->history_ttl * 1000;
         bc.history_memory = s->opt->history_memory;

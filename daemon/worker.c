@@ -25,6 +25,7 @@
 #include "log.h"
 #include "member.h"
 #include "metrics.h"
+#include "pace.h"
 #include "pending.h"
 #include "push.h"
 #include "route.h"
@@ -517,12 +518,20 @@ worker_run(worker_cfg_t *cfg)
 
     struct epoll_event ev[MAX_EVENTS];
     struct timespec timeout = { 0, 0 };
+    pace_t pace;
+    pace_init(&pace, w.opt->turn_us);
     for (;;) {
+        pace.turn_us = w.opt->turn_us;      /* reloadable */
+        /* busy: the next turn starts turn_us after this one began (pace.h),
+         * never later than a timer is due */
+        if (pace_wait(&pace, timeout.tv_sec * 1000000 + timeout.tv_nsec / 1000) > 0)
+            timeout = (struct timespec){ 0, 0 };
         int n = epoll_pwait2(w.epfd, ev, MAX_EVENTS, &timeout, NULL);
         if (n < 0 && errno != EINTR) {
             log_err("epoll_wait");
             goto done;
         }
+        pace_turn(&pace, n > 0);
         int64_t before = w.now;
         w.now = clock_now_ms();
         if (w.now - before > STALL_MS)

@@ -2,8 +2,9 @@
 # bench-chat.sh — zwsd 1:1 throughput, latency and CPU per delivered message.
 #
 # Starts build/zwsd (W workers, free loopback port, temp runtime dir, no API listener; or, with
-# --server relay, the reference relay build/zwsd-relay) and runs zwsd-loadgen with N users,
-# user i sending to user (i + N/2) mod N (across generator processes and server workers):
+# --server relay, the reference relay build/zwsd-relay; with --server nchan, nginx + nchan with
+# W workers, scripts/nchan.conf.in, from scripts/deps.sh --bench) and runs zwsd-loadgen with N
+# users, user i sending to user (i + N/2) mod N (across generator processes and server workers):
 #   1. open loop at --rate R msgs/s in all: delivered msgs/s and latency percentiles; --rates
 #      R1,R2,... runs one window per rate against the same server, in order (a sweep); a run
 #      that delivered under 95 % of R in its window, lost a message, or had a median latency
@@ -11,17 +12,19 @@
 #      --until-saturated ends the sweep after two such runs in a row (one may be a stall of a
 #      busy box; two are saturation);
 #   2. closed loop with K messages in flight per sender: the most the pair sustains.
-# Server CPU: utime+stime of every zwsd process (supervisor, workers, broker) from /proc, read
-# before and after each run and divided by the messages delivered (the run's connect and drain
-# are included); zwsd-loadgen also samples the same processes exactly at the edges of its
-# measurement window (server_cpu_us_per_msg). The generator's own CPU is printed too: both share
-# this machine's cores. Stops everything it started, also on error or ^C.
+# Server CPU: utime+stime of every server process (zwsd: supervisor, workers, broker; nchan:
+# the nginx master and its workers) from /proc, read before and after each run and divided by
+# the messages delivered (the run's connect and drain are included); zwsd-loadgen also samples
+# the same processes exactly at the edges of its measurement window (server_cpu_us_per_msg).
+# The generator's own CPU is printed too: both share this machine's cores. Stops everything it
+# started, also on error or ^C.
 #
 # usage: scripts/bench-chat.sh [--users N] [--workers W] [--procs P] [--rate R | --rates LIST]
 #                              [--until-saturated] [--inflight K] [--warmup S] [--duration S]
-#                              [--tick US] [--ack] [--server zwsd|relay]
+#                              [--tick US] [--ack] [--server zwsd|relay|nchan]
 #   defaults: 1000 users, 2 workers, 2 generator processes, 20000 msgs/s, 8 in flight, 2 s warmup,
-#   10 s window, zwsd. --rate 0 or --inflight 0 skips that run. The relay sends no acks: no --ack.
+#   10 s window, zwsd. --rate 0 or --inflight 0 skips that run. The relay and nchan send no acks:
+#   no --ack with them.
 set -eu
 # shellcheck source=scripts/bench-lib.sh
 . "$(dirname "$0")/bench-lib.sh"
@@ -42,10 +45,14 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --tick) TICK=$2; shift 2 ;;
     --ack) ACK=--ack; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-chat.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+
+if [ "$SERVER" = nchan ] && [ -n "$ACK" ]; then
+    echo "bench-chat.sh: nchan sends no acks: --ack is for zwsd (see --help)" >&2; exit 2
+fi
 
 bench_init
 bench_start_server "$SERVER" "$WORKERS"
@@ -61,7 +68,8 @@ run() {
     echo "## $name"
     t0=$(bench_cpu_ticks)
     set +e
-    bench_cmd "$LOADGEN" --url "$URL" --mode chat --conns "$USERS" --procs "$PROCS" \
+    # shellcheck disable=SC2086  # LGPROTO, ACK: zero or more words
+    bench_cmd "$LOADGEN" --url "$URL" $LGPROTO --mode chat --conns "$USERS" --procs "$PROCS" \
         --warmup "$WARMUP" --duration "$DURATION" --server-pid "$ZPID" $ACK "$@" | tee "$TMPD/$name.out"
     rc=${PIPESTATUS[0]}
     set -e

@@ -2,14 +2,16 @@
 # bench-idle.sh — zwsd memory per idle connection.
 #
 # Starts build/zwsd (W workers, free loopback port, temp runtime dir, no API listener; or, with
-# --server relay, the reference relay build/zwsd-relay), sums the RSS
-# and PSS of the supervisor and every child (workers, broker), opens N idle WebSocket connections
-# with zwsd-loadgen, waits until every welcome is in, samples the sum again (three times, a second
-# apart, so late allocations show) and prints total and per connection, net of the sum before.
+# --server relay, the reference relay build/zwsd-relay; with --server nchan, nginx + nchan with
+# W workers, scripts/nchan.conf.in, from scripts/deps.sh --bench), sums the RSS and PSS of the
+# server and every child (zwsd: workers, broker; nginx: workers), opens N idle WebSocket
+# connections with zwsd-loadgen (nchan: subscribers of /sub/<user>), waits until every welcome
+# (nchan: every 101) is in, samples the sum again (three times, a second apart, so late
+# allocations show) and prints total and per connection, net of the sum before.
 # Stops everything it started, also on error or ^C.
 #
 # usage: scripts/bench-idle.sh [--conns N] [--workers W] [--procs P] [--connect-rate R]
-#                              [--server zwsd|relay]
+#                              [--server zwsd|relay|nchan]
 #   defaults: 10000 connections, 2 workers, 2 generator processes, 5000 connections/s, zwsd.
 #   PSS splits shared pages among the processes that map them, so it does not count the pages the
 #   forked workers share with the supervisor twice; RSS does. Both are printed.
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
     --procs) PROCS=$2; shift 2 ;;
     --connect-rate) CRATE=$2; shift 2 ;;
     --server) SERVER=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-idle.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -38,8 +40,9 @@ read -r RSS0 PSS0 < <(bench_mem)
 echo "  total VmRSS ${RSS0} kB, Pss ${PSS0} kB"
 
 LGLOG=$TMPD/loadgen.log
-echo "+ $LOADGEN --url $URL --mode idle --conns $CONNS --procs $PROCS --connect-rate $CRATE --duration 0 > $LGLOG &"
-"$LOADGEN" --url "$URL" --mode idle --conns "$CONNS" --procs "$PROCS" --connect-rate "$CRATE" \
+echo "+ $LOADGEN --url $URL $LGPROTO --mode idle --conns $CONNS --procs $PROCS --connect-rate $CRATE --duration 0 > $LGLOG &"
+# shellcheck disable=SC2086  # LGPROTO: zero or more words
+"$LOADGEN" --url "$URL" $LGPROTO --mode idle --conns "$CONNS" --procs "$PROCS" --connect-rate "$CRATE" \
     --duration 0 > "$LGLOG" 2>&1 &
 LGPID=$!
 

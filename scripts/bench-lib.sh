@@ -6,8 +6,11 @@
 #                           "broker": a bus-only bench that runs neither zwsd nor the generator
 #   bench_start_zwsd W      build/zwsd with W workers on a free loopback port, temp runtime dir, no
 #                           API listener; returns once a probe client got its welcome (ZPID, PORT, URL)
-#   bench_start_server S W  the same for server S: zwsd (W workers, as above) or relay
-#                           (build/zwsd-relay, scripts/relay.c: one process, W ignored)
+#   bench_start_server S W  the same for server S: zwsd (W workers, as above), relay
+#                           (build/zwsd-relay, scripts/relay.c: one process, W ignored) or nchan
+#                           (nginx + nchan, scripts/nchan.conf.in: a master and W workers, ZPID
+#                           the master; ready once a probe's chat went through). LGPROTO: the
+#                           generator options the server needs ("--proto nchan" or nothing)
 #   bench_stop_zwsd         SIGTERM, then SIGKILL to the whole tree after 15 s (any server)
 #   bench_tree PID          PID and all its descendants
 #   bench_mem               "rss_kb pss_kb" summed over the zwsd tree; per-process lines on stderr
@@ -18,9 +21,9 @@
 #                           thousands of connections come from a few loopback addresses, so a
 #                           per-address admission cap (--max-conns-per-ip, where zwsd has it) is
 #                           turned off: it would refuse the benchmark, not model real clients.
-# Environment: ZWSD, LOADGEN, RELAY (binaries; default build/zwsd, build/zwsd-loadgen,
-# build/zwsd-relay), BENCH_KEEP=1 keeps
-# the temp dir (logs), BENCH_PORT forces the port.
+# Environment: ZWSD, LOADGEN, RELAY, NGINX (binaries; default build/zwsd, build/zwsd-loadgen,
+# build/zwsd-relay, nginx on PATH or /usr/sbin/nginx), NCHAN_MODULE (ngx_nchan_module.so; default
+# in nginx's --modules-path), BENCH_KEEP=1 keeps the temp dir (logs), BENCH_PORT forces the port.
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     echo "bench-lib.sh: helpers for the bench-*.sh scripts; nothing to run here" >&2
@@ -33,6 +36,8 @@ bench_init() {
     ZWSD=${ZWSD:-$REPO/build/zwsd}
     LOADGEN=${LOADGEN:-$REPO/build/zwsd-loadgen}
     RELAY=${RELAY:-$REPO/build/zwsd-relay}
+    NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+    LGPROTO=""
     for b in "$ZWSD" "$LOADGEN"; do
         [ "$only" = broker ] && break
         [ -x "$b" ] || { echo "$(basename "$0"): $b not built (make, or set ZWSD/LOADGEN)" >&2; exit 2; }
@@ -117,10 +122,35 @@ bench_start_zwsd() {
     bench_start_server zwsd "$1"
 }
 
+# bench_nchan_conf W: scripts/nchan.conf.in for W workers on $PORT into $TMPD/nginx/nchan.conf;
+# returns 2 (and says how to install them) if nginx or its nchan module is missing.
+bench_nchan_conf() {
+    local workers=$1 dir nofile
+    dir=$("$NGINX" -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
+    NCHAN_MODULE=${NCHAN_MODULE:-${dir:-/usr/lib/nginx/modules}/ngx_nchan_module.so}
+    if [ ! -x "$NGINX" ] || [ ! -f "$NCHAN_MODULE" ]; then
+        echo "bench: nginx ($NGINX) or its nchan module ($NCHAN_MODULE) is missing:" \
+             "run scripts/deps.sh --bench" >&2
+        return 2
+    fi
+    # every connection is a file in a worker: as many as the hard limit allows (which a
+    # master run as root may raise the workers to), but not so many that each worker's
+    # preallocated connection table weighs in the memory figures
+    nofile=$(ulimit -Hn)
+    { [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; } && nofile=65536
+    mkdir -p "$TMPD/nginx"
+    sed -e "s|@MODULE@|$NCHAN_MODULE|" -e "s|@WORKERS@|$workers|" -e "s|@NOFILE@|$nofile|" \
+        -e "s|@CONNS@|$((nofile - 64))|" -e "s|@PORT@|$PORT|" -e "s|@TMPD@|$TMPD/nginx|g" \
+        "$REPO/scripts/nchan.conf.in" > "$TMPD/nginx/nchan.conf"
+}
+
 bench_start_server() {
-    local server=$1 workers=$2 i
+    local server=$1 workers=$2 i probe
     PORT=$(bench_free_port)
     URL="ws://127.0.0.1:$PORT"
+    LGPROTO=""
+    # zwsd and the relay greet each client: one idle connection that got its welcome
+    probe="--mode idle --conns 1 --duration 0.01"
     case $server in
     zwsd)
         mkdir -p "$TMPD/run"
@@ -135,18 +165,31 @@ bench_start_server() {
         echo "+ $RELAY --listen 127.0.0.1:$PORT 2> $TMPD/zwsd.log &"
         "$RELAY" --listen "127.0.0.1:$PORT" > "$TMPD/zwsd.log" 2>&1 &
         ;;
-    *) echo "bench: unknown server $server (zwsd or relay)" >&2; return 2 ;;
+    nchan)
+        bench_nchan_conf "$workers" || return 2
+        # shellcheck disable=SC2034  # used by the scripts that source this file
+        LGPROTO="--proto nchan"
+        # nchan greets nobody: two users chat for 50 ms and every message must arrive
+        probe="--proto nchan --mode chat --conns 2 --rate 200 --warmup 0 --duration 0.05 --drain 1"
+        echo "+ $NGINX -p $TMPD/nginx -c $TMPD/nginx/nchan.conf 2> $TMPD/zwsd.log &"
+        "$NGINX" -p "$TMPD/nginx" -c "$TMPD/nginx/nchan.conf" > "$TMPD/zwsd.log" 2>&1 &
+        ;;
+    *) echo "bench: unknown server $server (zwsd, relay or nchan)" >&2; return 2 ;;
     esac
     ZPID=$!
-    # Ready = a client gets its welcome (the broker route is live), not "the port listens".
+    # Ready = a client gets its welcome (the broker route is live), or with nchan its messages,
+    # not "the port listens".
     for i in $(seq 150); do
         if ! kill -0 "$ZPID" 2>/dev/null; then
-            echo "bench: $server exited during startup; its log:" >&2; tail -20 "$TMPD/zwsd.log" >&2
+            echo "bench: $server exited during startup; its log:" >&2
+            tail -20 "$TMPD/zwsd.log" "$TMPD"/nginx/nginx-error.log >&2 2>/dev/null
             ZPID=""; return 1
         fi
-        "$LOADGEN" --url "$URL" --conns 1 --user-prefix benchprobe --mode idle --duration 0.01 \
-            --timeout 1 > /dev/null 2>&1 && break
-        [ "$i" = 150 ] && { echo "bench: $server not serving after 15 s; log:" >&2; tail -20 "$TMPD/zwsd.log" >&2; return 1; }
+        # shellcheck disable=SC2086  # probe: several words
+        "$LOADGEN" --url "$URL" $probe --user-prefix benchprobe --timeout 1 > "$TMPD/probe.log" 2>&1 \
+            && break
+        [ "$i" = 150 ] && { echo "bench: $server not serving after 15 s; log:" >&2
+            tail -20 "$TMPD/zwsd.log" "$TMPD"/nginx/nginx-error.log "$TMPD/probe.log" >&2 2>/dev/null; return 1; }
         sleep 0.1
     done
     echo "# $server pid $ZPID ready on $URL: $(bench_tree "$ZPID" | while read -r p; do
@@ -168,6 +211,12 @@ bench_stop_zwsd() {
         kill -KILL $tree 2>/dev/null
     fi
     wait "$ZPID" 2>/dev/null || true
+    # nginx replaces a crashed worker and carries on: the run's figures (CPU of a changed
+    # process tree, dropped connections) are off, so say it
+    local crashes
+    crashes=$(grep -cs 'exited on signal' "$TMPD/nginx/nginx-error.log" || true)
+    [ "${crashes:-0}" = 0 ] || echo "bench: $crashes nginx worker(s) crashed during the run" \
+        "(BENCH_KEEP=1 keeps $TMPD/nginx/nginx-error.log)" >&2
     # children that outlived the supervisor are a bug worth seeing
     for i in $tree; do
         if kill -0 "$i" 2>/dev/null; then

@@ -12,9 +12,12 @@
 #define MAX_PROCS 64
 
 typedef enum { MODE_IDLE, MODE_CHAT, MODE_GROUP, MODE_SOAK } lg_mode_t;
+/* the server's protocol (--proto; proto.h) */
+typedef enum { PROTO_ZWSD, PROTO_NCHAN } lg_proto_t;
 
 typedef struct {
     lg_mode_t mode;
+    lg_proto_t proto;
     const char *url;
     struct sockaddr_in dst;
     char host[300];             /* Host header: host:port as given */

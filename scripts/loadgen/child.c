@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "group.h"
 #include "proc.h"
+#include "proto.h"
 #include "record.h"
 #include "scan.h"
 #include "soak.h"
@@ -51,6 +52,15 @@ s_opened(conn_t *c)
     proc.r.opened++;
     if (proc.cfg->mode == MODE_SOAK)
         soak_opened(c);
+}
+
+/* ws's upgrade handler: a server that sends no welcome (nchan) is ready at
+ * its 101. */
+static void
+s_on_up(conn_t *c)
+{
+    if (!proto_greets())
+        s_opened(c);
 }
 
 /* A delivered chat or group message carrying our stamp T and sequence S. */
@@ -121,22 +131,14 @@ s_on_other(conn_t *c, const char *p, size_t n, const char *type, size_t tlen)
     json_decref(o);
 }
 
-/* ws's text handler: classify by "type" with the key scanner; the common
- * frames (chat, group, ack) never reach jansson. */
+/* ws's text handler: classify by type (proto.h) with the key scanner; the
+ * common frames (chat, group, ack) never reach jansson. */
 static void
 s_on_text(conn_t *c, const char *p, size_t n)
 {
     const char *end = p + n;
-    const char *v = scan_key(p, end, "\"type\"", 6);
-    const char *type = NULL;
-    size_t tlen = 0;
-    if (v && *v == '"') {
-        const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
-        if (q) {
-            type = v + 1;
-            tlen = (size_t)(q - type);
-        }
-    }
+    size_t tlen;
+    const char *type = proto_type(p, end, &tlen);
     bool chat = tlen == 4 && memcmp(type, "chat", 4) == 0;
     bool grp = tlen == 5 && memcmp(type, "group", 5) == 0;
     bool ack = tlen == 3 && memcmp(type, "ack", 3) == 0;
@@ -278,7 +280,7 @@ child_main(const cfg_t *cfg, int idx, int ctl)
     uint32_t src_ip = cfg->bind_src ? ntohl(cfg->src_base.s_addr) + (uint32_t)idx : 0;
     if (!proc.conns || ep < 0
         || conn_init(ep, src_ip, cfg->mode == MODE_SOAK ? &soak_hooks : &hooks) < 0
-        || chat_init() < 0 || ws_init(s_on_text) < 0) {
+        || chat_init() < 0 || ws_init(s_on_text, s_on_up) < 0) {
         proc_log("cannot set up: %s", strerror(errno));
         return 1;
     }

@@ -18,7 +18,7 @@
  * from soakctl.c, the child's body from here):
  *   coordinator  main.c -> idle.c chat.c group.c soakctl.c verdict.c
  *                       -> run.c cpu.c -> ctl.c record.c util.c
- *   child        child.c -> chat.c group.c soak.c -> ws.c -> conn.c
+ *   child        child.c -> chat.c group.c soak.c -> ws.c -> proto.c -> conn.c
  *                        -> proc.c -> ctl.c record.c scan.c hist.c util.c
  * chat.c and group.c hold both sides of their mode, the child's and the
  * coordinator's; soak's are soak.c (child), soakctl.c and verdict.c
@@ -108,7 +108,13 @@ s_usage(FILE *f)
 {
     fprintf(f,
 "usage: zwsd-loadgen [options]\n"
-"  --url ws://HOST:PORT     server (default ws://127.0.0.1:8080); clients use /ws/<user>\n"
+"  --url ws://HOST:PORT     server (default ws://127.0.0.1:8080)\n"
+"  --proto zwsd|nchan       the server's protocol (default zwsd): zwsd clients use\n"
+"                           /ws/<user> and are ready at the welcome; nchan (nginx,\n"
+"                           scripts/nchan.conf.in) clients use /ps/<user>/<peer> in chat\n"
+"                           mode (subscribe to <user>, publish to <peer>), /sub/<user> in\n"
+"                           idle mode, are ready at the 101 and get our frames back as\n"
+"                           sent; nchan: idle and chat modes only, no --ack\n"
 "  --mode idle|chat|group|soak  what to do once connected (default idle)\n"
 "  --conns N                user connections (default 1000)\n"
 "  --procs P                worker processes, each with N/P connections (default 1)\n"
@@ -226,10 +232,11 @@ main(int argc, char **argv)
     enum { O_URL = 256, O_MODE, O_CONNS, O_PROCS, O_PREFIX, O_CRATE, O_SOURCE, O_TIMEOUT,
            O_DURATION, O_WARMUP, O_DRAIN, O_RATE, O_TICK, O_INFLIGHT, O_SIZE, O_ACK, O_GROUP,
            O_COUNT, O_SPID, O_CONTROL, O_FAULTS, O_RECORD, O_GRACE, O_SETTLE, O_BGRACE,
-           O_BACKOFF, O_EXAMPLES, O_VERIFY };
+           O_BACKOFF, O_EXAMPLES, O_VERIFY, O_PROTO };
     static const struct option opts[] = {
         { "url", required_argument, NULL, O_URL },
         { "mode", required_argument, NULL, O_MODE },
+        { "proto", required_argument, NULL, O_PROTO },
         { "conns", required_argument, NULL, O_CONNS },
         { "procs", required_argument, NULL, O_PROCS },
         { "user-prefix", required_argument, NULL, O_PREFIX },
@@ -279,6 +286,14 @@ main(int argc, char **argv)
                 cfg.mode = MODE_SOAK;
             else
                 return s_bad("--mode", optarg);
+            break;
+        case O_PROTO:
+            if (!strcmp(optarg, "zwsd"))
+                cfg.proto = PROTO_ZWSD;
+            else if (!strcmp(optarg, "nchan"))
+                cfg.proto = PROTO_NCHAN;
+            else
+                return s_bad("--proto", optarg);
             break;
         case O_CONNS:
             if (!s_num(optarg, 1, 10000000, &v) || v != (double)(uint64_t)v)
@@ -422,6 +437,12 @@ main(int argc, char **argv)
         fprintf(stderr, "zwsd-loadgen: chat needs --duration > 0\n");
         return 2;
     }
+    /* nchan answers a publisher nothing and has no groups */
+    if (cfg.proto == PROTO_NCHAN && (cfg.ack || cfg.mode == MODE_GROUP || cfg.mode == MODE_SOAK
+                                     || cfg.verify)) {
+        fprintf(stderr, "zwsd-loadgen: --proto nchan: idle and chat modes only, without --ack\n");
+        return 2;
+    }
     if (cfg.mode == MODE_SOAK && cfg.inflight > 0) {
         fprintf(stderr, "zwsd-loadgen: soak sends open loop (--rate), not --inflight\n");
         return 2;
@@ -470,10 +491,11 @@ main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     static const char *const mode_name[] = { "idle", "chat", "group", "soak" };
+    static const char *const proto_name[] = { "zwsd", "nchan" };
     char stamp[CLOCK_RFC3339_LEN];
     clock_rfc3339(clock_wall_ms(), stamp);
-    printf("zwsd-loadgen: %s mode=%s url=%s conns=%" PRIu64 " procs=%d prefix=%s connect-rate=%g "
-           "source=%s\n", stamp, mode_name[cfg.mode], cfg.url, cfg.conns, cfg.procs, cfg.prefix,
-           cfg.connect_rate, source);
+    printf("zwsd-loadgen: %s mode=%s proto=%s url=%s conns=%" PRIu64 " procs=%d prefix=%s "
+           "connect-rate=%g source=%s\n", stamp, mode_name[cfg.mode], proto_name[cfg.proto], cfg.url,
+           cfg.conns, cfg.procs, cfg.prefix, cfg.connect_rate, source);
     return s_parent(&cfg);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "proto.h"
 #include "util.h"
 #include "ws.h"
 
@@ -23,6 +24,7 @@
 static wslay_frame_context_ptr s_tx;
 static conn_t *s_cur;           /* target of the tx send callback */
 static ws_text_fn s_on_text;
+static ws_up_fn s_on_up;
 
 /* wslay tx callbacks (the shared context): append to s_cur's buffer. */
 static ssize_t
@@ -104,9 +106,10 @@ static const struct wslay_frame_callbacks s_tx_cb = { s_tx_send, s_tx_recv, s_tx
 static const struct wslay_frame_callbacks s_rx_cb = { NULL, s_rx_recv, s_rx_genmask };
 
 int
-ws_init(ws_text_fn on_text)
+ws_init(ws_text_fn on_text, ws_up_fn on_up)
 {
     s_on_text = on_text;
+    s_on_up = on_up;
     return wslay_frame_context_init(&s_tx, &s_tx_cb, NULL) != 0 ? -1 : 0;
 }
 
@@ -278,7 +281,8 @@ s_handshake_read(conn_t *c)
     }
     c->state = CONN_WELCOME;
     c->t_up = proc.now;
-    if (c->prelen)
+    s_on_up(c);
+    if (c->prelen && !c->dead)
         s_frames_read(c);
 }
 
@@ -294,8 +298,8 @@ s_connected(conn_t *c)
         return;
     }
     char req[512], *p = req;
-    p = stpcpy(p, "GET /ws/");
-    p = conn_user_name(p, c, c->user);
+    p = stpcpy(p, "GET ");
+    p = proto_path(p, c);
     p = stpcpy(p, " HTTP/1.1\r\nHost: ");
     p = stpcpy(p, proc.cfg->host);
     p = stpcpy(p, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

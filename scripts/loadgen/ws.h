@@ -15,6 +15,9 @@
  * The event API (wslay_event_*) would add a second 4 KiB buffer per
  * connection and a copy of every queued message for nothing we need.
  *
+ * The request target is proto_path()'s (proto.h); the 101 goes up to the
+ * on_up function given to ws_init().
+ *
  * Pings are answered and a server's close frame is echoed, then the
  * connection is killed with its code; every complete text message goes up
  * to the on_text function given to ws_init(), in place when it arrived in
@@ -29,9 +32,11 @@
 #include "conn.h"
 
 typedef void (*ws_text_fn)(conn_t *c, const char *p, size_t n);
+/* C got its 101 (it is CONN_WELCOME now); frames that came with it follow. */
+typedef void (*ws_up_fn)(conn_t *c);
 
 /* Sets up the shared send context. Returns 0, or -1 (ENOMEM). */
-int  ws_init(ws_text_fn on_text);
+int  ws_init(ws_text_fn on_text, ws_up_fn on_up);
 /* Queues one masked frame for C (written at the end of the loop turn). */
 void ws_send_frame(conn_t *c, uint8_t op, const void *p, size_t n);
 /* Epoll reported EV on C: completes the connect and sends the upgrade,

@@ -73,7 +73,7 @@ def config_accepts(name, value):
 # A valid value for each option, to feed the config parser.
 VALUES = {
     "history-size": "10", "history-ttl": "60", "history-memory": "1048576",
-    "bus-hwm": "1000", "bus-batch-us": "100", "listen": "127.0.0.1:1", "workers": "1", "runtime-dir": "/tmp/zw-doc-test",
+    "bus-hwm": "1000", "bus-batch-us": "100", "turn-us": "250", "listen": "127.0.0.1:1", "workers": "1", "runtime-dir": "/tmp/zw-doc-test",
     "broker": "tcp://127.0.0.1:1,tcp://127.0.0.1:2", "max-message": "1000",
     "sessions": "multi", "api-listen": "off", "api-key-file": "/etc/hostname",
     "allow-client-broadcast": "yes", "demo": "on", "max-groups": "3", "rate-limit": "5",

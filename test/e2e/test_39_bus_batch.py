@@ -1,23 +1,24 @@
 """39 — --bus-batch-us: a worker holds what it publishes for a short window and
-sends it in one burst. Whatever the window, nothing is lost, reordered or
-answered falsely: a burst of chats with ids across workers arrives complete
-and in order, each acked `delivered` with the mid the receiver got; group and
-presence traffic rides the same queue. Timings are not asserted (benchmarks
-measure them: scripts/bench-chat.sh)."""
+sends it in one burst; --turn-us: a busy worker and broker start a loop turn
+at most every US microseconds. Whatever the window or turn, nothing is lost,
+reordered or answered falsely: a burst of chats with ids across workers
+arrives complete and in order, each acked `delivered` with the mid the
+receiver got; group and presence traffic rides the same queue; a standalone
+broker paced the same way forwards it all too. Timings are not asserted
+(benchmarks measure them: scripts/bench-chat.sh)."""
 import json
+import os
+import subprocess
 
 import pytest
 
-from conftest import (chat, connect_on_distinct_workers, recv_json, run, send_json, uniq)
+from conftest import (LOGDIR, ZWSD, ZWSD_BROKER, ExtBroker, chat, connect_on_distinct_workers,
+                      recv_json, run, send_json, uniq)
 
 N = 200
 
 
-@pytest.mark.parametrize("window", ["0", "200", "50000"])
-def test_burst_across_workers_is_complete_ordered_and_acked(make_daemon, window):
-    d = make_daemon("--bus-batch-us", window)
-
-    async def body():
+async def burst_is_complete_ordered_and_acked(d):
         (alice, _, _), (bob, wb, _) = await connect_on_distinct_workers(
             d, [uniq("alice"), uniq("bob")])
         bob_user = wb["user"]
@@ -39,7 +40,39 @@ def test_burst_across_workers_is_complete_ordered_and_acked(make_daemon, window)
             a = acks[f"c{i}"]
             assert a["status"] == "delivered" and a["mid"] == f["mid"], (a, f)
 
-    run(body())
+
+@pytest.mark.parametrize("window", ["0", "200", "50000"])
+def test_burst_across_workers_is_complete_ordered_and_acked(make_daemon, window):
+    run(burst_is_complete_ordered_and_acked(make_daemon("--bus-batch-us", window)))
+
+
+@pytest.mark.parametrize("turn", ["0", "10000"])
+def test_paced_turns_lose_and_reorder_nothing(make_daemon, turn):
+    """10 ms turns (the maximum) in the workers and the embedded broker: the
+    burst queues up between turns and still arrives whole, in order, acked."""
+    run(burst_is_complete_ordered_and_acked(make_daemon("--turn-us", turn)))
+
+
+def test_paced_standalone_broker_forwards_everything(make_daemon):
+    b = ExtBroker(os.path.join(LOGDIR, uniq("paced") + ".broker.log"),
+                  args=["--turn-us", "10000"]).start()
+    try:
+        run(burst_is_complete_ordered_and_acked(make_daemon("--turn-us", "0", broker=b.arg)))
+    finally:
+        b.kill()
+
+
+@pytest.mark.parametrize("argv", [[ZWSD_BROKER, "--turn-us", "10001"],
+                                  [ZWSD_BROKER, "--turn-us", "-1"],
+                                  [ZWSD, "--turn-us", "10001"],
+                                  [ZWSD, "--turn-us", "soon"]])
+def test_bad_turn_exits_2_with_one_line(tmp_path, argv):
+    if argv[0] == ZWSD:
+        argv = argv + ["--runtime-dir", str(tmp_path)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1 and "turn-us" in lines[0], (p.returncode,
+                                                                            p.stderr)
 
 
 def test_long_window_still_serves_groups_and_presence(make_daemon):
