@@ -171,7 +171,7 @@ $(BUILD)/bench-bus: $(BUILD)/scripts/bench-bus.o $(BUILD)/libproto.a
 $(BUILD)/zwsd-relay: $(BUILD)/scripts/relay.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto
 bench: all
-	bash scripts/bench-report.sh $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
+	ZWSD_BUILD=$(abspath $(BUILD)) bash scripts/bench-report.sh $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
 	    $(if $(BENCH_LABEL),--label "$(BENCH_LABEL)")
 .PHONY: bench
 # `make bench-broker` (issue 19): one broker shard alone, pinned to one core

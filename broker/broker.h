@@ -34,7 +34,7 @@
 
 #define BROKER_HWM_DEFAULT 100000   /* --hwm: messages queued per peer */
 #define BROKER_WARMUP_MS 1000       /* after start: no "offline" answers */
-#define BROKER_TURN_US_DEFAULT 500  /* --turn-us */
+#define BROKER_TURN_US_DEFAULT 1000 /* --turn-us */
 
 #include <stddef.h>
 #include <stdint.h>

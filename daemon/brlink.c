@@ -74,8 +74,14 @@ brlink_new(const brlink_cfg_t *cfg)
         s_setint(s, ZMQ_LINGER, 0);
         s_setint(s, ZMQ_RECONNECT_IVL, 100);
         s_setint(s, ZMQ_RECONNECT_IVL_MAX, 500);
-        /* a dead peer or a cut link ends the connection in about 1 s
-         * (ZMTP pings; TTL asks the broker to drop us as fast) */
+        /* On tcp:// a dead peer or a cut link ends the connection in about
+         * 1 s (ZMTP pings; TTL asks the broker to drop us as fast). Not on
+         * ipc://, as on the broker's side: the kernel closes a dead
+         * process's socket at once, and a TTL would only make the broker
+         * cut a worker stopped for over a second (SIGSTOP, swap), drop its
+         * subscriptions and answer `offline` for users it holds. */
+        if (strncmp(i ? cfg->sub_ep : cfg->pub_ep, "tcp://", 6))
+            continue;
         s_setint(s, ZMQ_HEARTBEAT_IVL, BRLINK_HEARTBEAT_MS / 4);
         s_setint(s, ZMQ_HEARTBEAT_TIMEOUT, BRLINK_HEARTBEAT_MS);
         s_setint(s, ZMQ_HEARTBEAT_TTL, BRLINK_HEARTBEAT_MS);

@@ -11,6 +11,8 @@
 #                           (nginx + nchan, scripts/nchan.conf.in: a master and W workers, ZPID
 #                           the master; ready once a probe's chat went through). LGPROTO: the
 #                           generator options the server needs ("--proto nchan" or nothing)
+#   bench_nchan_found       nginx and its nchan module are there (sets NGINX, NCHAN_MODULE);
+#                           needs no bench_init, so bench-report.sh asks it too
 #   bench_stop_zwsd         SIGTERM, then SIGKILL to the whole tree after 15 s (any server)
 #   bench_tree PID          PID and all its descendants
 #   bench_mem               "rss_kb pss_kb" summed over the zwsd tree; per-process lines on stderr
@@ -21,9 +23,10 @@
 #                           thousands of connections come from a few loopback addresses, so a
 #                           per-address admission cap (--max-conns-per-ip, where zwsd has it) is
 #                           turned off: it would refuse the benchmark, not model real clients.
-# Environment: ZWSD, LOADGEN, RELAY, NGINX (binaries; default build/zwsd, build/zwsd-loadgen,
-# build/zwsd-relay, nginx on PATH or /usr/sbin/nginx), NCHAN_MODULE (ngx_nchan_module.so; default
-# in nginx's --modules-path), BENCH_KEEP=1 keeps the temp dir (logs), BENCH_PORT forces the port.
+# Environment: ZWSD_BUILD (the build directory, default build), ZWSD, LOADGEN, RELAY, NGINX
+# (binaries; default zwsd, zwsd-loadgen, zwsd-relay in ZWSD_BUILD, nginx on PATH or
+# /usr/sbin/nginx), NCHAN_MODULE (ngx_nchan_module.so; default in nginx's --modules-path),
+# BENCH_KEEP=1 keeps the temp dir (logs), BENCH_PORT forces the port.
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     echo "bench-lib.sh: helpers for the bench-*.sh scripts; nothing to run here" >&2
@@ -33,14 +36,15 @@ fi
 bench_init() {
     local only=${1:-}
     REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-    ZWSD=${ZWSD:-$REPO/build/zwsd}
-    LOADGEN=${LOADGEN:-$REPO/build/zwsd-loadgen}
-    RELAY=${RELAY:-$REPO/build/zwsd-relay}
+    local build=${ZWSD_BUILD:-$REPO/build}
+    ZWSD=${ZWSD:-$build/zwsd}
+    LOADGEN=${LOADGEN:-$build/zwsd-loadgen}
+    RELAY=${RELAY:-$build/zwsd-relay}
     NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
     LGPROTO=""
     for b in "$ZWSD" "$LOADGEN"; do
         [ "$only" = broker ] && break
-        [ -x "$b" ] || { echo "$(basename "$0"): $b not built (make, or set ZWSD/LOADGEN)" >&2; exit 2; }
+        [ -x "$b" ] || { echo "$(basename "$0"): $b not built (make, or set ZWSD_BUILD or ZWSD/LOADGEN)" >&2; exit 2; }
     done
     TMPD=$(mktemp -d /tmp/zwsd-bench.XXXXXX)
     ZPID="" LGPID=""
@@ -122,13 +126,21 @@ bench_start_zwsd() {
     bench_start_server zwsd "$1"
 }
 
+# bench_nchan_found: 0 if nginx ($NGINX) and its nchan module ($NCHAN_MODULE) are there, both
+# set either way (for a message); silent.
+bench_nchan_found() {
+    local dir=""
+    NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+    [ -x "$NGINX" ] && dir=$("$NGINX" -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
+    NCHAN_MODULE=${NCHAN_MODULE:-${dir:-/usr/lib/nginx/modules}/ngx_nchan_module.so}
+    [ -x "$NGINX" ] && [ -f "$NCHAN_MODULE" ]
+}
+
 # bench_nchan_conf W: scripts/nchan.conf.in for W workers on $PORT into $TMPD/nginx/nchan.conf;
 # returns 2 (and says how to install them) if nginx or its nchan module is missing.
 bench_nchan_conf() {
-    local workers=$1 dir nofile
-    dir=$("$NGINX" -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
-    NCHAN_MODULE=${NCHAN_MODULE:-${dir:-/usr/lib/nginx/modules}/ngx_nchan_module.so}
-    if [ ! -x "$NGINX" ] || [ ! -f "$NCHAN_MODULE" ]; then
+    local workers=$1 nofile
+    if ! bench_nchan_found; then
         echo "bench: nginx ($NGINX) or its nchan module ($NCHAN_MODULE) is missing:" \
              "run scripts/deps.sh --bench" >&2
         return 2
@@ -161,7 +173,7 @@ bench_start_server() {
             --api-listen off $ZWSD_BENCH_OPTS > "$TMPD/zwsd.log" 2>&1 &
         ;;
     relay)
-        [ -x "$RELAY" ] || { echo "bench: $RELAY not built (make, or set RELAY)" >&2; return 2; }
+        [ -x "$RELAY" ] || { echo "bench: $RELAY not built (make, or set ZWSD_BUILD or RELAY)" >&2; return 2; }
         echo "+ $RELAY --listen 127.0.0.1:$PORT 2> $TMPD/zwsd.log &"
         "$RELAY" --listen "127.0.0.1:$PORT" > "$TMPD/zwsd.log" 2>&1 &
         ;;

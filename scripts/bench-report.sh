@@ -12,39 +12,55 @@
 #   api     bench-api.sh: HTTP API pushes
 #   bus     bench-bus.sh: the bus hop alone (publisher -> zwsd-broker -> subscriber), rates
 #           5k/10k/20k/50k/max x 1/2/4/8 chats per ZeroMQ message
-# idle, sweep and closed also run against the reference relay (build/zwsd-relay, scripts/relay.c:
-# one process, read, look up, one write), for the ratio columns. Every "BENCH" line goes to
-# bench/results.txt with a META line (date, commit, mode, the box's own load before and after);
-# the plots go to bench/plots/*.png (gnuplot) and the tables into BENCHMARKS.md between
+# idle, sweep and closed also run against the reference relay (zwsd-relay, scripts/relay.c: one
+# process, read, look up, one write) and, when nginx and its nchan module are installed
+# (scripts/deps.sh --bench; otherwise one line says they are skipped), against nginx + nchan
+# (scripts/nchan.conf.in, 2 workers, zwsd-loadgen --proto nchan), with the same options, for
+# the comparison columns and the zwsd ÷ relay and zwsd ÷ nchan ratios. Every "BENCH" line goes
+# to bench/results.txt with a META line (date, commit, mode, the box's own load before and
+# after); the plots go to bench/plots/*.png (gnuplot) and the tables into BENCHMARKS.md between
 # "<!-- bench:begin" and "<!-- bench:end -->" (appended if missing); the rest of the file stays.
-# A progress line per step and per run. A failed step is reported and the others still run;
-# the exit status is then 1. Logs stay in a temp dir, named at the end.
+# A table has nchan columns only if the results have nchan lines. A progress line per step and
+# per run. A failed step is reported and the others still run; the exit status is then 1. Logs
+# stay in a temp dir, named at the end. ZWSD_BUILD=DIR takes the binaries from DIR (default
+# build; relative to the source tree), for every bench script this runs.
 #
-# usage: scripts/bench-report.sh [--quick] [--label TEXT] [--no-relay] [--only LIST]
-#                                [--render FILE] [--md FILE]
-#   --quick        fewer points, 2 s windows: about two minutes, a smoke run
-#   --label TEXT   a line under the report's title (say "smoke run on a busy shared box")
-#   --no-relay     zwsd only
-#   --only LIST    only these steps, comma-separated (idle,sweep,closed,group,api,bus)
-#   --render FILE  run nothing: redraw plots and tables from an earlier results file
-#   --md FILE      the report to update (default BENCHMARKS.md)
+# usage: scripts/bench-report.sh [--quick] [--label TEXT] [--no-relay] [--no-nchan] [--only LIST]
+#                                [--render FILE] [--md FILE] [--results FILE] [--plots DIR]
+#   --quick         fewer points, 2 s windows: a few minutes, a smoke run
+#   --label TEXT    a line under the report's title (say "smoke run on a busy shared box")
+#   --no-relay      no relay runs
+#   --no-nchan      no nginx + nchan runs
+#   --only LIST     only these steps, comma-separated (idle,sweep,closed,group,api,bus)
+#   --render FILE   run nothing: redraw plots and tables from an earlier results file
+#   --md FILE       the report to update (default BENCHMARKS.md)
+#   --results FILE  where a run writes its results (default bench/results.txt)
+#   --plots DIR     where the plots go (default bench/plots; the report links them relative to it)
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO" || exit 2
-QUICK=0 LABEL="" RELAY_TOO=1 ONLY="idle,sweep,closed,group,api,bus" RENDER="" MD=BENCHMARKS.md
+QUICK=0 LABEL="" RELAY_TOO=1 NCHAN_TOO=1 ONLY="idle,sweep,closed,group,api,bus" RENDER="" MD=BENCHMARKS.md
+RESULTS=bench/results.txt PLOTS=bench/plots
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) QUICK=1; shift ;;
     --label) LABEL=$2; shift 2 ;;
     --no-relay) RELAY_TOO=0; shift ;;
+    --no-nchan) NCHAN_TOO=0; shift ;;
     --only) ONLY=$2; shift 2 ;;
     --render) RENDER=$2; shift 2 ;;
     --md) MD=$2; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --results) RESULTS=$2; shift 2 ;;
+    --plots) PLOTS=$2; shift 2 ;;
+    -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-report.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
-RESULTS=bench/results.txt PLOTS=bench/plots
+# the binaries, for the check below and (exported) for bench-lib.sh and bench-bus.sh
+BUILD_DIR=$(cd "${ZWSD_BUILD:-build}" 2>/dev/null && pwd || echo "${ZWSD_BUILD:-build}")
+export ZWSD_BUILD=$BUILD_DIR BENCH_BUS=${BENCH_BUS:-$BUILD_DIR/bench-bus} BROKER=${BROKER:-$BUILD_DIR/zwsd-broker}
+# shellcheck source=scripts/bench-lib.sh  # for bench_nchan_found
+. scripts/bench-lib.sh
 KV='function kv(k,   i, n) { for (i = 1; i <= NF; i++) { n = index($i, "=")
         if (n && substr($i, 1, n - 1) == k) return substr($i, n + 1) } return "" }'
 
@@ -110,11 +126,18 @@ run_all() {
         idle_z="1000 5000 10000" idle_r="1000 5000 10000" members=10000 count=20
         bus1="--rates 5000,10000,20000,50000,0 --batch 1,2,4,8" bus2=""
     fi
-    local servers="zwsd"
-    [ "$RELAY_TOO" = 1 ] && servers="zwsd relay"
+    if [ "$NCHAN_TOO" = 1 ] && { wanted idle || wanted sweep || wanted closed; } && ! bench_nchan_found; then
+        echo "# nginx + nchan skipped: nginx ($NGINX) or its nchan module ($NCHAN_MODULE) is missing;" \
+             "scripts/deps.sh --bench installs them"
+        NCHAN_TOO=0
+    fi
+    local others=""     # the servers zwsd is compared with
+    [ "$RELAY_TOO" = 1 ] && others="relay"
+    [ "$NCHAN_TOO" = 1 ] && others="$others nchan"
+    local servers="zwsd $others"
     local nrates; nrates=$(echo "$rates" | tr ',' '\n' | wc -l)
     NSTEP=0
-    wanted idle && NSTEP=$((NSTEP + $(echo $idle_z | wc -w) + (RELAY_TOO ? $(echo $idle_r | wc -w) : 0)))
+    wanted idle && NSTEP=$((NSTEP + $(echo $idle_z | wc -w) + $(echo $others | wc -w) * $(echo $idle_r | wc -w)))
     wanted sweep && NSTEP=$((NSTEP + $(echo $servers | wc -w)))
     wanted closed && NSTEP=$((NSTEP + $(echo $servers | wc -w)))
     wanted group && NSTEP=$((NSTEP + 1))
@@ -129,11 +152,11 @@ run_all() {
         for n in $idle_z; do
             step "idle-zwsd-$n" 8 "idle memory, zwsd, $n connections" -- scripts/bench-idle.sh --conns "$n" --workers $W
         done
-        if [ "$RELAY_TOO" = 1 ]; then
+        for s in $others; do
             for n in $idle_r; do
-                step "idle-relay-$n" 6 "idle memory, relay, $n connections" -- scripts/bench-idle.sh --server relay --conns "$n"
+                step "idle-$s-$n" 6 "idle memory, $s, $n connections" -- scripts/bench-idle.sh --server "$s" --conns "$n" --workers $W
             done
-        fi
+        done
     fi
     if wanted sweep; then
         for s in $servers; do
@@ -164,14 +187,19 @@ run_all() {
     BUSY1=$(busy_pct)
     echo "# the box after: $BUSY1 % of its cores busy with other work"
     LOAD1=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
-    local commit dirty
+    local commit dirty nginx=""
     commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    # which nginx and nchan the nchan columns are, for the report
+    if [ "$NCHAN_TOO" = 1 ]; then
+        nginx="nginx=$("$NGINX" -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p')"
+        nginx="$nginx nchan=$(dpkg-query -W -f '${Version}' libnginx-mod-nchan 2>/dev/null | sed 's/^[0-9]*://; s/[+-].*//')"
+    fi
     dirty=$(GIT_OPTIONAL_LOCKS=0 git status --porcelain --untracked-files=no 2>/dev/null | head -1 | wc -l)
     {
         echo "META date=$(date -u +%Y-%m-%dT%H:%MZ) mode=$( [ "$QUICK" = 1 ] && echo quick || echo full )" \
              "commit=$commit dirty=$dirty nproc=$(nproc) kernel=$(uname -r) busy_before_pct=$BUSY0" \
              "busy_after_pct=$BUSY1 load_before=$LOAD0 load_after=$LOAD1 minutes=$(( ($(date +%s) - T0 + 30) / 60 ))" \
-             "failed=$(echo $FAILED | tr ' ' ,)"
+             "failed=$(echo $FAILED | tr ' ' ,)" $nginx
         [ -n "$LABEL" ] && echo "LABEL $LABEL"
         cat "$LOGDIR/results.txt"
     } > "$RESULTS"
@@ -179,9 +207,11 @@ run_all() {
 }
 
 # ---- the report ---------------------------------------------------------------------------------
-# tables RESULTS: the markdown between the markers, on stdout; data files for gnuplot in $DATA.
+# tables RESULTS PLOTLINK: the markdown between the markers, on stdout, its images under
+# PLOTLINK; data files for gnuplot in $DATA. The servers compared: the relay always, nchan if
+# the results have it (older ones do not).
 tables() {
-    awk -v data="$DATA" "$KV"'
+    awk -v data="$DATA" -v res="$1" -v plots="$2" "$KV"'
     function num(x,   s, out) {         # 12345.6 -> 12,346
         s = sprintf("%.0f", x); out = ""
         while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
@@ -194,12 +224,14 @@ tables() {
     function bytes(v) { return v == "" ? "–" : num(v) }
     /^META/ { for (i = 2; i <= NF; i++) { n = index($i, "="); meta[substr($i, 1, n - 1)] = substr($i, n + 1) } }
     /^LABEL / { label = substr($0, 7) }
+    /^BENCH (chat|idle)/ && kv("server") == "nchan" { nchan = 1 }
     /^BENCH chat/ && kv("loop") == "open" {
         s = kv("server"); r = kv("rate_target") + 0; rates[r] = 1; key = s SUBSEP r
         sw_got[key] = kv("msgs_per_s"); sw_p50[key] = kv("p50_us"); sw_p99[key] = kv("p99_us")
         sw_cpu[key] = kv("server_cpu_us_per_msg") + 0; sw_lost[key] = kv("lost") + 0
         sw_ok[key] = kv("lost") + 0 == 0 && kv("msgs_per_s") + 0 >= 0.95 * r && kv("p50_us") + 0 <= 100000   # as bench-chat.sh
-        print r, kv("msgs_per_s"), kv("p50_us") / 1000, kv("p99_us") / 1000, kv("server_cpu_us_per_msg"), kv("kept_up") > (data "/sweep-" s ".dat") }
+        if (kv("msgs_per_s") + 0 > 0)     # a run that delivered nothing has no point to plot
+            print r, kv("msgs_per_s"), kv("p50_us") / 1000, kv("p99_us") / 1000, kv("server_cpu_us_per_msg"), kv("kept_up") > (data "/sweep-" s ".dat") }
     /^BENCH chat/ && kv("loop") == "closed" {
         s = kv("server"); if (!(s in closed)) ncl++; closed[s] = 1; cl_got[s] = kv("msgs_per_s") + 0; cl_p50[s] = kv("p50_us"); cl_p99[s] = kv("p99_us")
         cl_cpu[s] = kv("server_cpu_us_per_msg"); cl_gen[s] = kv("gen_cpu_us_per_msg"); cl_lost[s] = kv("lost")
@@ -221,9 +253,10 @@ tables() {
         for (i = 2; i <= n; i++) { t = out[i]; for (j = i - 1; j > 0 && out[j] > t; j--) out[j + 1] = out[j]; out[j + 1] = t }
         return n }
     END {
+        ns = split(nchan ? "zwsd relay nchan" : "zwsd relay", S, " ")
         print "## The latest `make bench` run (generated)"
         print ""
-        printf "Generated by `make bench%s` (scripts/bench-report.sh) on %s from bench/results.txt; everything\n", meta["mode"] == "quick" ? " BENCH_QUICK=1" : "", meta["date"]
+        printf "Generated by `make bench%s` (scripts/bench-report.sh) on %s from %s; everything\n", meta["mode"] == "quick" ? " BENCH_QUICK=1" : "", meta["date"], res
         print "between the bench markers is rewritten by the next run. Commit " meta["commit"] (meta["dirty"] == 1 ? " plus uncommitted changes" : "") ","
         printf "%s mode, %s cores, kernel %s, run time %s min. Other work on the box: %s %% of its cores busy\n", meta["mode"], meta["nproc"], meta["kernel"], meta["minutes"], meta["busy_before_pct"]
         printf "before the run, %s %% after (load average %s before, %s after).", meta["busy_after_pct"], meta["load_before"], meta["load_after"]
@@ -238,47 +271,60 @@ tables() {
         print "zwsd runs with 2 workers and its embedded broker; the relay is scripts/relay.c (one process: read, look up"
         print "the receiver, one write). The generator (zwsd-loadgen, 2 processes) shares the same cores. CPU is the"
         print "utime+stime of all server processes from /proc over the measurement window, per delivered message."
+        if (nchan) {
+            printf "nchan is nginx%s with the nchan module%s (scripts/nchan.conf.in): a master and 2 workers, memory\n", meta["nginx"] != "" ? " " meta["nginx"] : "", meta["nchan"] != "" ? " " meta["nchan"] : ""
+            print "store, no history; each user one WebSocket that subscribes to its own channel and publishes to its peer'"'"'s"
+            print "(zwsd-loadgen --proto nchan), an idle user a subscriber only." }
         n = sorted(rates, R)
         if (n) {
             print ""; print "### 1:1 chat, open loop, 1,000 users"; print ""
-            print "| offered msg/s | zwsd delivered/s | p50 ms | p99 ms | CPU µs/msg | relay delivered/s | p50 ms | p99 ms | CPU µs/msg | zwsd ÷ relay CPU |"
-            print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            printf "| offered msg/s |"; for (j = 1; j <= ns; j++) printf " %s delivered/s | p50 ms | p99 ms | CPU µs/msg |", S[j]
+            for (j = 2; j <= ns; j++) printf " zwsd ÷ %s CPU |", S[j]; print ""
+            printf "|---:|"; for (j = 1; j <= ns; j++) printf "---:|---:|---:|---:|"
+            for (j = 2; j <= ns; j++) printf "---:|"; print ""
             for (i = 1; i <= n; i++) {
-                r = R[i]; z = "zwsd" SUBSEP r; y = "relay" SUBSEP r
+                r = R[i]; z = "zwsd" SUBSEP r
                 printf "| %s |", num(r)
-                for (j = 0; j < 2; j++) { k = j ? y : z
-                    if (k in sw_got) printf " %s%s | %s | %s | %s |", num(sw_got[k]), sw_ok[k] == 1 ? "" : sw_lost[k] ? " (behind, " num(sw_lost[k]) " lost)" : " (behind)", msf(sw_p50[k]), msf(sw_p99[k]), us1(sw_cpu[k])
+                for (j = 1; j <= ns; j++) { k = S[j] SUBSEP r
+                    if ((k in sw_got) && sw_got[k] + 0 == 0) printf " not measured | – | – | – |"
+                    else if (k in sw_got) printf " %s%s | %s | %s | %s |", num(sw_got[k]), sw_ok[k] == 1 ? "" : sw_lost[k] ? " (behind, " num(sw_lost[k]) " lost)" : " (behind)", msf(sw_p50[k]), msf(sw_p99[k]), us1(sw_cpu[k])
                     else printf " – | – | – | – |" }
-                printf " %s |\n", (((z in sw_cpu) && (y in sw_cpu) && sw_cpu[y] > 0) ? sprintf("%.2f", sw_cpu[z] / sw_cpu[y]) : "–") }
+                for (j = 2; j <= ns; j++) { y = S[j] SUBSEP r
+                    printf " %s |", (((z in sw_cpu) && (y in sw_cpu) && sw_cpu[y] > 0) ? sprintf("%.2f", sw_cpu[z] / sw_cpu[y]) : "–") }
+                print "" }
             print ""
             print "\"(behind)\": under 95 % of the offered rate delivered in the window, messages lost, or a median latency"
-            print "over 100 ms (a growing queue); the sweep stops after two such rates in a row. \"–\": not run."
+            print "over 100 ms (a growing queue); the sweep stops after two such rates in a row. \"–\": not run. \"not"
+            print "measured\": the run delivered nothing in its window (connections failed: a server that crashed, see its log)."
             print ""
-            print "![latency against offered rate](bench/plots/chat-latency.png)"
-            print "![server CPU per message against offered rate](bench/plots/chat-cpu.png)" }
+            print "![latency against offered rate](" plots "/chat-latency.png)"
+            print "![server CPU per message against offered rate](" plots "/chat-cpu.png)" }
         if (ncl) {
             print ""; print "### 1:1 chat, closed loop (8 in flight per sender, 1,000 users)"; print ""
             print "| server | delivered msg/s | p50 ms | p99 ms | server CPU µs/msg | generator CPU µs/msg | lost | server errors |"
             print "|---|---:|---:|---:|---:|---:|---:|---:|"
-            for (j = 0; j < 2; j++) { s = j ? "relay" : "zwsd"; if (s in closed)
+            for (j = 1; j <= ns; j++) { s = S[j]; if (s in closed)
                 printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s, num(cl_got[s]), msf(cl_p50[s]), msf(cl_p99[s]), us1(cl_cpu[s]), us1(cl_gen[s]), num(cl_lost[s]), cell(cl_err[s]) }
             print ""
             print "lost: sent − received after the drain; server errors: error frames the server answered (zwsd: `unavailable`)."
-            if (("zwsd" in closed) && ("relay" in closed) && cl_got["relay"] > 0 && cl_lost["zwsd"] == 0)
-                printf "\nzwsd delivered %.2f× the relay'"'"'s closed-loop rate.\n", cl_got["zwsd"] / cl_got["relay"] }
+            t = ""
+            for (j = 2; j <= ns; j++) { s = S[j]
+                if (("zwsd" in closed) && (s in closed) && cl_got[s] > 0 && cl_lost["zwsd"] == 0)
+                    t = t (t == "" ? "" : " and ") sprintf("%.2f× %s", cl_got["zwsd"] / cl_got[s], s == "relay" ? "the relay'"'"'s" : s "'"'"'s") }
+            if (t != "") printf "\nzwsd delivered %s closed-loop rate.\n", t }
         n = sorted(conns, N)
         if (n) {
             print ""; print "### Idle connections: memory per connection (all server processes, net of before)"; print ""
-            print "| connections | zwsd RSS B/conn | zwsd PSS B/conn | zwsd RSS added | relay RSS B/conn | relay PSS B/conn | relay RSS added |"
-            print "|---:|---:|---:|---:|---:|---:|---:|"
+            printf "| connections |"; for (j = 1; j <= ns; j++) printf " %s RSS B/conn | %s PSS B/conn | %s RSS added |", S[j], S[j], S[j]; print ""
+            printf "|---:|"; for (j = 1; j <= ns; j++) printf "---:|---:|---:|"; print ""
             for (i = 1; i <= n; i++) { c = N[i]; printf "| %s |", num(c)
-                for (j = 0; j < 2; j++) { s = j ? "relay" : "zwsd"
+                for (j = 1; j <= ns; j++) { s = S[j]
                     printf " %s | %s | %s |", bytes(id_rss[s, c]), bytes(id_pss[s, c]), ((s, c) in id_add) ? sprintf("%.1f MiB", id_add[s, c] / 1024) : "–" }
                 print "" }
             print ""
             print "Per connection = (the sum over the server processes after connecting − before) ÷ connections, so fixed"
             print "costs that appear with the first connections (allocator arenas, tables) weigh most at small counts."
-            print ""; print "![memory against idle connections](bench/plots/idle-memory.png)" }
+            print ""; print "![memory against idle connections](" plots "/idle-memory.png)" }
         if (ng) {
             print ""; print "### Group fan-out"; print ""
             print "| members | messages | last member p50 ms | p90 ms | max ms | first member p50 ms | server CPU µs per member delivery | lost |"
@@ -313,7 +359,7 @@ tables() {
             z = "zwsd" SUBSEP 20000; k = 20000 SUBSEP 1
             if ((z in sw_cpu) && (k in bus_us) && sw_cpu[z] > 0)
                 printf "\nAt 20,000 msg/s the hop alone (K=1) cost %.1f µs per chat: %.0f %% of the %.1f µs zwsd spent per delivered\nmessage in the sweep above (same run; the box'"'"'s load differs between the two moments).\n", bus_us[k], 100 * bus_us[k] / sw_cpu[z], sw_cpu[z]
-            print ""; print "![bus hop CPU and context switches per chat](bench/plots/bus.png)" }
+            print ""; print "![bus hop CPU and context switches per chat](" plots "/bus.png)" }
     }' "$1"
 }
 
@@ -331,20 +377,26 @@ plot() {
     s+="$(series sweep-zwsd.dat 1:4 'zwsd p99' 'with linespoints lw 2 pt 5 lc rgb "#d62728"')"
     s+="$(series sweep-relay.dat 1:3 'relay p50' 'with linespoints dt 2 pt 6 lc rgb "#1f77b4"')"
     s+="$(series sweep-relay.dat 1:4 'relay p99' 'with linespoints dt 2 pt 4 lc rgb "#d62728"')"
+    s+="$(series sweep-nchan.dat 1:3 'nchan p50' 'with linespoints dt 4 pt 8 lc rgb "#1f77b4"')"
+    s+="$(series sweep-nchan.dat 1:4 'nchan p99' 'with linespoints dt 4 pt 10 lc rgb "#d62728"')"
     [ -n "$s" ] && gnuplot -e "$common; set output '$PLOTS/chat-latency.png'; set logscale xy;
         set title '1:1 chat latency against offered rate ($title)'; set xlabel 'offered msg/s';
         set ylabel 'latency, ms (log)'; plot ${s%, }"
     s="$(series sweep-zwsd.dat 1:5 'zwsd (2 workers + broker)' 'with linespoints lw 2 pt 7')"
     s+="$(series sweep-relay.dat 1:5 'relay (one process)' 'with linespoints lw 2 pt 5')"
+    s+="$(series sweep-nchan.dat 1:5 'nginx + nchan (2 workers)' 'with linespoints lw 2 pt 9')"
     s+="$(series bus-1.dat 1:2 'bus hop alone, K=1 (broker + subscriber)' 'with linespoints dt 2 pt 6')"
     [ -n "$s" ] && gnuplot -e "$common; set output '$PLOTS/chat-cpu.png'; set logscale x; set yrange [0:*];
         set key top right;
         set title 'Server CPU per delivered message against offered rate ($title)'; set xlabel 'offered msg/s';
         set ylabel 'µs of CPU per message'; plot ${s%, }"
-    s="$(series idle-zwsd.dat 1:4 'zwsd RSS' 'with linespoints lw 2 pt 7')"
-    s+="$(series idle-zwsd.dat 1:5 'zwsd PSS' 'with linespoints dt 2 pt 6')"
-    s+="$(series idle-relay.dat 1:4 'relay RSS' 'with linespoints lw 2 pt 5')"
-    s+="$(series idle-relay.dat 1:5 'relay PSS' 'with linespoints dt 2 pt 4')"
+    # one colour per server: RSS solid, PSS dashed
+    s="$(series idle-zwsd.dat 1:4 'zwsd RSS' 'with linespoints lw 2 pt 7 lc rgb "#9400d3"')"
+    s+="$(series idle-zwsd.dat 1:5 'zwsd PSS' 'with linespoints dt 2 pt 6 lc rgb "#9400d3"')"
+    s+="$(series idle-relay.dat 1:4 'relay RSS' 'with linespoints lw 2 pt 5 lc rgb "#009e73"')"
+    s+="$(series idle-relay.dat 1:5 'relay PSS' 'with linespoints dt 2 pt 4 lc rgb "#009e73"')"
+    s+="$(series idle-nchan.dat 1:4 'nchan RSS' 'with linespoints lw 2 pt 9 lc rgb "#e69f00"')"
+    s+="$(series idle-nchan.dat 1:5 'nchan PSS' 'with linespoints dt 2 pt 8 lc rgb "#e69f00"')"
     [ -n "$s" ] && gnuplot -e "$common; set output '$PLOTS/idle-memory.png'; set xrange [0:*]; set yrange [0:*];
         set title 'Memory added by idle connections, all server processes ($title)'; set xlabel 'connections';
         set ylabel 'MiB more than before connecting'; plot ${s%, }"
@@ -367,7 +419,7 @@ render() {
     local res=$1 block title
     [ -s "$res" ] || { echo "bench-report.sh: no results in $res" >&2; return 1; }
     DATA=$(mktemp -d /tmp/zwsd-bench-plot.XXXXXX)
-    block=$(tables "$res")
+    block=$(tables "$res" "$(realpath -m --relative-to="$(dirname "$MD")" "$PLOTS")")
     title=$(awk '/^META/ { for (i = 2; i <= NF; i++) { split($i, a, "="); m[a[1]] = a[2] } }
                  /^LABEL / { l = substr($0, 7) }
                  END { sub(/[(:.].*/, "", l); sub(/ +$/, "", l); printf "%s, %s%s", m["date"], m["mode"], l != "" ? "; " l : "" }' "$res" | tr "'" ' ')
@@ -392,12 +444,12 @@ if [ -n "$RENDER" ]; then
     render "$RENDER"
     exit $?
 fi
-for b in build/zwsd build/zwsd-loadgen build/zwsd-broker build/bench-bus build/zwsd-relay; do
-    [ -x "$b" ] || { echo "bench-report.sh: $b not built (make)" >&2; exit 2; }
+for b in zwsd zwsd-loadgen zwsd-broker bench-bus zwsd-relay; do
+    [ -x "$BUILD_DIR/$b" ] || { echo "bench-report.sh: $BUILD_DIR/$b not built (make, or set ZWSD_BUILD)" >&2; exit 2; }
 done
 LOGDIR=$(mktemp -d /tmp/zwsd-bench-report.XXXXXX)
 : > "$LOGDIR/results.txt"
-mkdir -p bench
+mkdir -p "$(dirname "$RESULTS")"
 trap 'echo; echo "bench-report.sh: interrupted; logs in $LOGDIR" >&2; exit 130' INT TERM
 run_all
 render "$RESULTS" || FAILED="$FAILED render"

@@ -6,14 +6,18 @@ arrives complete and in order, each acked `delivered` with the mid the
 receiver got; group and presence traffic rides the same queue; a standalone
 broker paced the same way forwards it all too. Timings are not asserted
 (benchmarks measure them: scripts/bench-chat.sh)."""
+import asyncio
 import json
 import os
 import subprocess
+import time
 
+import msgpack
 import pytest
+import zmq
 
 from conftest import (LOGDIR, ZWSD, ZWSD_BROKER, ExtBroker, chat, connect_on_distinct_workers,
-                      recv_json, run, send_json, uniq)
+                      recv_json, run, send_json, uniq, ws_connect)
 
 N = 200
 
@@ -60,6 +64,43 @@ def test_paced_standalone_broker_forwards_everything(make_daemon):
         run(burst_is_complete_ordered_and_acked(make_daemon("--turn-us", "0", broker=b.arg)))
     finally:
         b.kill()
+
+
+def test_envelopes_back_to_back_in_one_frame_are_dropped(make_daemon):
+    """The envelope frame is exactly one envelope (ENVELOPE.md): two chats
+    in one frame on u:bob| reach nobody, and the next good chat arrives."""
+    d = make_daemon(workers=1)
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.connect(f"ipc://{os.path.join(d.tmpdir, 'pub')}")
+
+    async def body():
+        bob = uniq("bob")
+        ws, _ = await ws_connect(d, bob)
+        topic = f"u:{bob}|".encode()
+
+        def one(msg):
+            return msgpack.packb({"v": 1, "kind": "chat", "sender": "system", "to": bob,
+                                  "msg": json.dumps(msg)})
+        deadline = time.monotonic() + 5
+        got = None
+        while got is None:              # a PUB drops until connected: repeat
+            assert time.monotonic() < deadline, "the good message never arrived"
+            pub.send_multipart([topic, one("first") + one("second")])
+            pub.send_multipart([topic, one("ok-marker")])
+            try:
+                got = await recv_json(ws, timeout=0.2)
+            except AssertionError:
+                continue
+        assert got.get("type") == "chat" and got.get("msg") == "ok-marker", got
+        await asyncio.wait_for(ws.close(), 5)
+
+    try:
+        run(body())
+    finally:
+        pub.close()
+        ctx.term()
 
 
 @pytest.mark.parametrize("argv", [[ZWSD_BROKER, "--turn-us", "10001"],
