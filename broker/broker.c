@@ -383,6 +383,10 @@ broker_run(const broker_cfg_t *cfg)
     size_t pending = 0;             /* history answers waiting for their subscriber */
     pace_t pace;
     pace_init(&pace, cfg->turn_us);
+    /* our turns fall just after the workers' (theirs are at phase 0 on the
+     * same clock), so a turn forwards what every worker of the host sent
+     * in its last one */
+    pace_set_phase(&pace, cfg->turn_us / 2 < BROKER_PHASE_US ? cfg->turn_us / 2 : BROKER_PHASE_US);
     while (!s_stop) {
         zmq_pollitem_t items[2] = {
             { b.xsub, 0, ZMQ_POLLIN, 0 },
@@ -390,7 +394,7 @@ broker_run(const broker_cfg_t *cfg)
         };
         /* busy: one turn per turn_us forwards all that came meanwhile, so
          * the workers' and our I/O threads wake once per turn (pace.h) */
-        int64_t slept = pace_wait(&pace, pending ? 1000 : -1);
+        int slept = pace_wait(&pace, pending ? 1000 : -1, NULL, 0) != PACE_NOW;
         int n = zmq_poll(items, 2, slept || pending ? (slept ? 0 : 1) : 1000);
         if (n < 0 && errno != EINTR)
             break;

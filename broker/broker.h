@@ -35,6 +35,7 @@
 #define BROKER_HWM_DEFAULT 100000   /* --hwm: messages queued per peer */
 #define BROKER_WARMUP_MS 1000       /* after start: no "offline" answers */
 #define BROKER_TURN_US_DEFAULT 1000 /* --turn-us */
+#define BROKER_PHASE_US 250         /* our turns after the workers' (pace.h); at most half a turn */
 
 #include <stddef.h>
 #include <stdint.h>

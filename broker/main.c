@@ -26,7 +26,7 @@ s_usage(FILE *out)
         "  --hwm N         messages queued per publisher and per subscriber,\n"
         "                  1-100000000 (default 100000); past it a lagging\n"
         "                  subscriber loses messages, a publisher is pushed back\n"
-        "  --turn-us US    while busy, start a loop turn at most every US microseconds,\n"
+        "  --turn-us US    while busy, start the loop turns on a grid of US microseconds,\n"
         "                  0-10000 (default 1000): what arrives meanwhile is forwarded\n"
         "                  together; 0 forwards each message at once\n"
         "  --history-size N\n"

@@ -197,7 +197,7 @@ static const opt_def_t s_opts[] = {
     { "max-outbound", 1, s_max_out, "BYTES", "outbound queue per connection before close 4008 (default 1048576)" },
     { "bus-hwm", 1, s_bus_hwm, "N", "messages ZeroMQ queues per peer on the bus (default 100000)" },
     { "bus-batch-us", 1, s_bus_batch, "US", "hold bus messages up to US microseconds to send them in bursts (default 0: once per loop turn)" },
-    { "turn-us", 1, s_turn, "US", "a busy worker or embedded broker starts a loop turn at most every US microseconds, 0-10000 (default 1000)" },
+    { "turn-us", 1, s_turn, "US", "a busy worker or embedded broker starts its loop turns on a grid of US microseconds, 0-10000 (default 1000)" },
     { "history-size", 1, s_hist_size, "N", "embedded broker: messages kept per user and group stream, 0 = none (default 100)" },
     { "history-ttl", 1, s_hist_ttl, "SEC", "embedded broker: how long a message is kept, 1-86400 (default 300)" },
     { "history-memory", 1, s_hist_mem, "BYTES", "embedded broker: memory for all history (default 67108864)" },

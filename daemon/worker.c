@@ -503,7 +503,7 @@ worker_run(worker_cfg_t *cfg)
             goto done;
         }
     }
-    int bfds[SHARD_MAX], nb = bus_fds(w.bus, bfds, SHARD_MAX), bad = 0;
+    int bfds[SHARD_MAX * 2], nb = bus_fds(w.bus, bfds, SHARD_MAX * 2), bad = 0;
     for (int i = 0; i < nb; i++)
         bad |= s_epoll_add(&w, bfds[i], EPOLLIN | EPOLLET, TAG_BUS) < 0;
     if (bad || s_epoll_add(&w, cfg->listen_fd, EPOLLIN, TAG_LISTEN) < 0
@@ -522,16 +522,22 @@ worker_run(worker_cfg_t *cfg)
     pace_init(&pace, w.opt->turn_us);
     for (;;) {
         pace.turn_us = w.opt->turn_us;      /* reloadable */
-        /* busy: the next turn starts turn_us after this one began (pace.h),
-         * never later than a timer is due */
-        if (pace_wait(&pace, timeout.tv_sec * 1000000 + timeout.tv_nsec / 1000) > 0)
-            timeout = (struct timespec){ 0, 0 };
-        int n = epoll_pwait2(w.epfd, ev, MAX_EVENTS, &timeout, NULL);
-        if (n < 0 && errno != EINTR) {
-            log_err("epoll_wait");
-            goto done;
+        /* busy: the next turn starts at the next point of the turn_us grid
+         * (pace.h), never later than a timer is due; what the bus brings
+         * meanwhile is written out at once in a turn that reads no client
+         * (their edges wait in epoll for the grid's turn) */
+        int paced = pace_wait(&pace, timeout.tv_sec * 1000000 + timeout.tv_nsec / 1000, bfds, nb);
+        int n = 0;
+        if (paced != PACE_WOKEN) {
+            if (paced == PACE_SLEPT)
+                timeout = (struct timespec){ 0, 0 };
+            n = epoll_pwait2(w.epfd, ev, MAX_EVENTS, &timeout, NULL);
+            if (n < 0 && errno != EINTR) {
+                log_err("epoll_wait");
+                goto done;
+            }
         }
-        pace_turn(&pace, n > 0);
+        pace_turn(&pace, n > 0 || paced == PACE_WOKEN);
         int64_t before = w.now;
         w.now = clock_now_ms();
         if (w.now - before > STALL_MS)

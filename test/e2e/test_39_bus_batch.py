@@ -1,6 +1,8 @@
 """39 — --bus-batch-us: a worker holds what it publishes for a short window and
-sends it in one burst; --turn-us: a busy worker and broker start a loop turn
-at most every US microseconds. Whatever the window or turn, nothing is lost,
+sends it in one burst; --turn-us: a busy worker and broker start their loop
+turns on a grid of US microseconds, and a sleeping worker writes out what the
+bus brings in a turn that reads no client. Whatever the window or turn,
+nothing is lost,
 reordered or answered falsely: a burst of chats with ids across workers
 arrives complete and in order, each acked `delivered` with the mid the
 receiver got; group and presence traffic rides the same queue; a standalone
@@ -50,11 +52,33 @@ def test_burst_across_workers_is_complete_ordered_and_acked(make_daemon, window)
     run(burst_is_complete_ordered_and_acked(make_daemon("--bus-batch-us", window)))
 
 
-@pytest.mark.parametrize("turn", ["0", "10000"])
+@pytest.mark.parametrize("turn", ["0", "1000", "10000"])
 def test_paced_turns_lose_and_reorder_nothing(make_daemon, turn):
     """10 ms turns (the maximum) in the workers and the embedded broker: the
     burst queues up between turns and still arrives whole, in order, acked."""
     run(burst_is_complete_ordered_and_acked(make_daemon("--turn-us", turn)))
+
+
+async def ping_pong(d, rounds):
+    """Each chat is sent only once the previous one arrived: every step needs
+    a client read that came while its worker was in a bus-woken turn."""
+    (alice, wa, _), (bob, wb, _) = await connect_on_distinct_workers(
+        d, [uniq("alice"), uniq("bob")])
+    ends = [(alice, wa["user"]), (bob, wb["user"])]
+    for i in range(rounds):
+        (src, _), (dst, dst_user) = ends[i % 2], ends[(i + 1) % 2]
+        await src.send(chat(dst_user, {"n": i}, id=f"p{i}"))
+        f = await recv_json(dst)
+        assert f["type"] == "chat" and f["msg"]["n"] == i, f
+        a = await recv_json(src)
+        assert a["type"] == "ack" and a["id"] == f"p{i}" and a["status"] == "delivered", a
+        assert a["mid"] == f["mid"], (a, f)
+
+
+def test_paced_ping_pong_reads_every_client(make_daemon):
+    """10 ms turns: a reply sent while its worker sleeps between grid points
+    is read at the next point, however many bus-woken turns came between."""
+    run(ping_pong(make_daemon("--turn-us", "10000"), 40))
 
 
 def test_paced_standalone_broker_forwards_everything(make_daemon):
