@@ -14,8 +14,11 @@ sysctl). Processes on a host are started with `ip netns exec NS prog ...`,
 which execs prog (no extra process), so a Popen's pid is the program's.
 
 Needs root and iproute2; available() says why not, for a pytest.skip. Names
-carry the pytest process's pid, so two runs never collide; teardown removes
-the namespaces (their veth ends go with them) and the bridge.
+carry the pytest process's pid, so two runs at once never collide; pids
+repeat across runs, so setup first removes whatever an earlier run of the same
+pid left under this net's exact names, and teardown removes the namespaces,
+both ends of every veth and the bridge, whether or not a namespace outlived
+its `ip netns del` (a process still exiting in it keeps it, and its veth).
 """
 import os
 import shutil
@@ -71,7 +74,19 @@ class Net:
                 return f"{PREFIX}.{n}"
         raise AssertionError(f"no free {PREFIX}.N.0/24 for the test network")
 
+    def _links(self):
+        """This net's root-namespace interface names: bridge, veth ends."""
+        return [self.bridge] + [f"{self.tag}{end}{i}"
+                                for i in range(len(self.names)) for end in "hn"]
+
+    def _remove(self):
+        for name in self.names:
+            _ip("netns", "del", f"{self.tag}-{name}", check=False)
+        for link in self._links():      # deleting one veth end deletes its peer
+            _ip("link", "del", link, check=False)
+
     def __enter__(self):
+        self._remove()                  # an earlier run's leftovers, same pid
         try:
             self.subnet = self._free_subnet()
             _ip("link", "add", self.bridge, "type", "bridge")
@@ -100,8 +115,7 @@ class Net:
                     os.kill(int(pid), 9)
                 except (ProcessLookupError, ValueError):
                     pass
-            _ip("netns", "del", h.ns, check=False)
-        _ip("link", "del", self.bridge, check=False)
+        self._remove()
         self.hosts.clear()
 
     def __getitem__(self, name):
