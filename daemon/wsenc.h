@@ -4,7 +4,9 @@
  * state, and server frames are unmasked, so the same bytes serve every
  * recipient: a delivered message is framed once and memcpy'd to each
  * connection's queue. wsenc_frame() appends the frame to out; 0, or -1 on
- * ENOMEM. One encoder per process, freed by wsenc_free(). */
+ * ENOMEM. Text and binary messages are framed here, byte for byte as wslay
+ * frames them (one final frame); control frames go through wslay. One
+ * encoder per process, freed by wsenc_free(). */
 #ifndef ZWSD_WSENC_H
 #define ZWSD_WSENC_H
 

@@ -42,6 +42,35 @@ buf_appends(buf_t *b, const char *s)
     return buf_append(b, s, strlen(s));
 }
 
+/* v's digits, '-' first when neg, written backwards from end: their start */
+static char *
+s_decimal(char *end, unsigned long long v, int neg)
+{
+    char *p = end;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    if (neg)
+        *--p = '-';
+    return p;
+}
+
+int
+buf_append_u64(buf_t *b, unsigned long long v)
+{
+    char d[21], *p = s_decimal(d + sizeof d, v, 0);     /* 2^64 - 1 has 20 digits */
+    return buf_append(b, p, (size_t)(d + sizeof d - p));
+}
+
+int
+buf_append_i64(buf_t *b, long long v)
+{
+    /* -v overflows for LLONG_MIN; 0 - (unsigned) v does not */
+    char d[21], *p = s_decimal(d + sizeof d, v < 0 ? 0ULL - (unsigned long long)v
+                                                   : (unsigned long long)v, v < 0);
+    return buf_append(b, p, (size_t)(d + sizeof d - p));
+}
+
 int
 buf_appendf(buf_t *b, const char *fmt, ...)
 {

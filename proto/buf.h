@@ -18,6 +18,10 @@ int  buf_reserve(buf_t *b, size_t extra);
 int  buf_append(buf_t *b, const void *p, size_t n);
 int  buf_appends(buf_t *b, const char *s);          /* NUL-terminated string */
 int  buf_appendf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* v in decimal (a leading '-' for a negative i64): what "%llu" / "%lld"
+ * write, without printf's parsing on paths that run per message. */
+int  buf_append_u64(buf_t *b, unsigned long long v);
+int  buf_append_i64(buf_t *b, long long v);
 void buf_consume(buf_t *b, size_t n);
 void buf_free(buf_t *b);
 

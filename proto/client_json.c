@@ -242,14 +242,14 @@ cj_append_pos(buf_t *out, const cj_pos_t *pos)
 {
     if (!pos || !pos->epoch.p)
         return 0;
-    int rc = buf_appendf(out, ",\"seq\":%llu,\"epoch\":\"", (unsigned long long)pos->seq)
-             || s_append_escaped(out, pos->epoch.p, pos->epoch.n) || APP("\"");
+    int rc = APP(",\"seq\":") || buf_append_u64(out, (unsigned long long)pos->seq)
+             || APP(",\"epoch\":\"") || s_append_escaped(out, pos->epoch.p, pos->epoch.n) || APP("\"");
     if (!rc && pos->recovered > 0)
         rc = APP(",\"recovered\":true");
     else if (!rc && pos->recovered == 0)
         rc = APP(",\"recovered\":false");
     if (!rc && pos->recovered >= 0 && pos->missed >= 0)
-        rc = buf_appendf(out, ",\"missed\":%lld", (long long)pos->missed);
+        rc = APP(",\"missed\":") || buf_append_i64(out, (long long)pos->missed);
     return rc ? -1 : 0;
 }
 

@@ -105,132 +105,6 @@ env_encode(const env_t *e, msgpack_sbuffer *out)
     return rc ? -1 : 0;
 }
 
-static int
-s_key_is(const msgpack_object *k, const char *name)
-{
-    size_t n = strlen(name);
-    return k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
-}
-
-static int
-s_get_str(const msgpack_object *v, env_str_t *out)
-{
-    if (v->type != MSGPACK_OBJECT_STR)
-        return -1;
-    out->p = v->via.str.ptr;
-    out->n = v->via.str.size;
-    return 0;
-}
-
-static int
-s_get_int(const msgpack_object *v, int64_t *out)
-{
-    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (v->via.u64 > INT64_MAX)
-            return -1;
-        *out = (int64_t)v->via.u64;
-    } else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *out = v->via.i64;
-    } else {
-        return -1;
-    }
-    return 0;
-}
-
-static env_kind_t
-s_kind(const msgpack_object *v)
-{
-    for (size_t i = 1; i < sizeof s_kinds / sizeof *s_kinds; i++)
-        if (s_key_is(v, s_kinds[i]))
-            return (env_kind_t)i;
-    return ENV_NONE;
-}
-
-static int
-s_decode_map(const msgpack_object *root, env_t *e)
-{
-    if (root->type != MSGPACK_OBJECT_MAP)
-        return -1;
-    for (uint32_t i = 0; i < root->via.map.size; i++) {
-        const msgpack_object *k = &root->via.map.ptr[i].key;
-        const msgpack_object *v = &root->via.map.ptr[i].val;
-        int64_t iv;
-        if (k->type != MSGPACK_OBJECT_STR)
-            return -1;
-        if (s_key_is(k, "kind")) {
-            if (v->type != MSGPACK_OBJECT_STR || (e->kind = s_kind(v)) == ENV_NONE)
-                return -1;
-        } else if (s_key_is(k, "mid")) {
-            if (s_get_str(v, &e->mid)) return -1;
-        } else if (s_key_is(k, "sender")) {
-            if (s_get_str(v, &e->sender)) return -1;
-        } else if (s_key_is(k, "to")) {
-            if (s_get_str(v, &e->to)) return -1;
-        } else if (s_key_is(k, "msg")) {
-            if (s_get_str(v, &e->msg)) return -1;
-        } else if (s_key_is(k, "origin")) {
-            if (s_get_str(v, &e->origin)) return -1;
-        } else if (s_key_is(k, "session")) {
-            if (s_get_str(v, &e->session)) return -1;
-        } else if (s_key_is(k, "status")) {
-            if (s_get_str(v, &e->status)) return -1;
-        } else if (s_key_is(k, "time")) {
-            if (s_get_int(v, &e->time)) return -1;
-        } else if (s_key_is(k, "req")) {
-            if (s_get_int(v, &iv) || iv < 0) return -1;
-            e->req = (uint64_t)iv;
-        } else if (s_key_is(k, "retry")) {
-            if (v->type != MSGPACK_OBJECT_BOOLEAN) return -1;
-            e->retry = v->via.boolean;
-        } else if (s_key_is(k, "seq")) {
-            if (s_get_int(v, &iv) || iv < 0) return -1;
-            e->seq = (uint64_t)iv;
-        } else if (s_key_is(k, "epoch")) {
-            if (s_get_str(v, &e->epoch)) return -1;
-        } else if (s_key_is(k, "stream")) {
-            if (s_get_str(v, &e->stream)) return -1;
-        } else if (s_key_is(k, "since")) {
-            if (s_get_str(v, &e->since)) return -1;
-        } else if (s_key_is(k, "item")) {
-            if (v->type != MSGPACK_OBJECT_BIN) return -1;
-            e->item.p = v->via.bin.ptr;
-            e->item.n = v->via.bin.size;
-        } else if (s_key_is(k, "stored")) {
-            if (v->type != MSGPACK_OBJECT_BOOLEAN) return -1;
-            e->stored = v->via.boolean;
-        } else if (s_key_is(k, "recovered")) {
-            if (v->type != MSGPACK_OBJECT_BOOLEAN) return -1;
-            e->recovered = v->via.boolean;
-        } else if (s_key_is(k, "missed")) {
-            if (s_get_int(v, &e->missed) || e->missed < -1) return -1;
-        } else if (s_key_is(k, "nusers")) {
-            if (s_get_int(v, &e->nusers)) return -1;
-        } else if (s_key_is(k, "nsessions")) {
-            if (s_get_int(v, &e->nsessions)) return -1;
-        } else if (s_key_is(k, "users")) {
-            if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > ENV_USERS_MAX)
-                return -1;
-            for (uint32_t j = 0; j < v->via.array.size; j++)
-                if (s_get_str(&v->via.array.ptr[j], &e->users[j]))
-                    return -1;
-            e->users_n = v->via.array.size;
-        } else if (s_key_is(k, "online")) {
-            if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > ENV_USERS_MAX)
-                return -1;
-            for (uint32_t j = 0; j < v->via.array.size; j++) {
-                if (v->via.array.ptr[j].type != MSGPACK_OBJECT_BOOLEAN)
-                    return -1;
-                e->online[j] = v->via.array.ptr[j].via.boolean;
-            }
-            e->online_n = v->via.array.size;
-        }
-        /* "v" and unknown keys: accepted and ignored */
-    }
-    if (e->recovered < 0)
-        e->missed = -1;                 /* meaningful only with recovered (ENVELOPE.md) */
-    return e->kind == ENV_NONE ? -1 : 0;
-}
-
 static uint64_t
 s_be(const unsigned char *p, int n)
 {
@@ -316,23 +190,250 @@ env_check(const char *data, size_t len)
     return s_walk((const unsigned char *)data, len, &pos, 1) == 0 && pos == len ? 0 : -1;
 }
 
+/* ---- decoding: one pass over the bytes, no msgpack-c objects ----------
+ * The broker decodes every chat (to number it) and a worker every message
+ * it delivers: the map is read in place, each known key's value checked for
+ * its type, anything else skipped by s_walk(). What it accepts and what it
+ * sets are msgpack-c's unpack + the key table this replaced (test_envelope,
+ * and fuzz_envelope compares the two on every input). */
+
+typedef struct {
+    const unsigned char *p;
+    size_t               len, pos;
+} s_rd_t;
+
+/* A str at the cursor: its bytes into *out. -1 if not a str or truncated. */
+static int
+s_rd_str(s_rd_t *r, env_str_t *out)
+{
+    if (r->pos >= r->len)
+        return -1;
+    unsigned char b = r->p[r->pos];
+    size_t w = b >= 0xa0 && b <= 0xbf ? 0 : b == 0xd9 ? 1 : b == 0xda ? 2 : b == 0xdb ? 4 : 9;
+    if (w == 9 || r->len - r->pos - 1 < w)
+        return -1;
+    uint64_t n = w ? s_be(r->p + r->pos + 1, (int)w) : (uint64_t)(b & 0x1f);
+    size_t at = r->pos + 1 + w;
+    if (n > r->len - at)
+        return -1;
+    out->p = (const char *)r->p + at;
+    out->n = (uint32_t)n;               /* <= len, and str32's n fits 32 bits */
+    r->pos = at + (size_t)n;
+    return 0;
+}
+
+static int
+s_rd_bin(s_rd_t *r, env_str_t *out)
+{
+    if (r->pos >= r->len)
+        return -1;
+    unsigned char b = r->p[r->pos];
+    size_t w = b == 0xc4 ? 1 : b == 0xc5 ? 2 : b == 0xc6 ? 4 : 0;
+    if (!w || r->len - r->pos - 1 < w)
+        return -1;
+    uint64_t n = s_be(r->p + r->pos + 1, (int)w);
+    size_t at = r->pos + 1 + w;
+    if (n > r->len - at)
+        return -1;
+    out->p = (const char *)r->p + at;
+    out->n = (uint32_t)n;
+    r->pos = at + (size_t)n;
+    return 0;
+}
+
+/* An integer that fits int64_t (a uint64 above INT64_MAX is -1, as before). */
+static int
+s_rd_int(s_rd_t *r, int64_t *out)
+{
+    if (r->pos >= r->len)
+        return -1;
+    unsigned char b = r->p[r->pos];
+    if (b <= 0x7f || b >= 0xe0) {
+        *out = (int8_t)b;
+        r->pos++;
+        return 0;
+    }
+    int w = b == 0xcc || b == 0xd0 ? 1 : b == 0xcd || b == 0xd1 ? 2
+          : b == 0xce || b == 0xd2 ? 4 : b == 0xcf || b == 0xd3 ? 8 : 0;
+    if (!w || r->len - r->pos - 1 < (size_t)w)
+        return -1;
+    uint64_t v = s_be(r->p + r->pos + 1, w);
+    if (b >= 0xd0) {                    /* signed: sign-extend from w bytes */
+        int sh = 64 - 8 * w;
+        *out = sh ? (int64_t)(v << sh) >> sh : (int64_t)v;
+    } else {
+        if (v > INT64_MAX)
+            return -1;
+        *out = (int64_t)v;
+    }
+    r->pos += 1 + (size_t)w;
+    return 0;
+}
+
+static int
+s_rd_bool(s_rd_t *r, uint8_t *out)
+{
+    if (r->pos >= r->len || (r->p[r->pos] != 0xc2 && r->p[r->pos] != 0xc3))
+        return -1;
+    *out = r->p[r->pos++] == 0xc3;
+    return 0;
+}
+
+/* A container header (array when map is 0): its element count. */
+static int
+s_rd_count(s_rd_t *r, int map, uint64_t *n)
+{
+    if (r->pos >= r->len)
+        return -1;
+    unsigned char b = r->p[r->pos], fix = map ? 0x80 : 0x90;
+    if (b >= fix && b <= fix + 0x0f) {
+        *n = b & 0x0f;
+        r->pos++;
+        return 0;
+    }
+    int w = b == (map ? 0xde : 0xdc) ? 2 : b == (map ? 0xdf : 0xdd) ? 4 : 0;
+    if (!w || r->len - r->pos - 1 < (size_t)w)
+        return -1;
+    *n = s_be(r->p + r->pos + 1, w);
+    r->pos += 1 + (size_t)w;
+    return 0;
+}
+
+static env_kind_t
+s_kind_of(env_str_t v)
+{
+    for (size_t i = 1; i < sizeof s_kinds / sizeof *s_kinds; i++)
+        if (strlen(s_kinds[i]) == v.n && !memcmp(s_kinds[i], v.p, v.n))
+            return (env_kind_t)i;
+    return ENV_NONE;
+}
+
+#define KEY(lit) (k.n == sizeof(lit) - 1 && !memcmp(k.p, (lit), sizeof(lit) - 1))
+
+/* The value of key k into e: 0, or -1 when it has the wrong type. */
+static int
+s_rd_pair(s_rd_t *r, env_str_t k, env_t *e)
+{
+    int64_t iv;
+    uint64_t n;
+    env_str_t v;
+    switch (k.n) {
+    case 2:
+        if (KEY("to"))
+            return s_rd_str(r, &e->to);
+        break;
+    case 3:
+        if (KEY("mid"))
+            return s_rd_str(r, &e->mid);
+        if (KEY("msg"))
+            return s_rd_str(r, &e->msg);
+        if (KEY("req")) {
+            if (s_rd_int(r, &iv) || iv < 0)
+                return -1;
+            e->req = (uint64_t)iv;
+            return 0;
+        }
+        if (KEY("seq")) {
+            if (s_rd_int(r, &iv) || iv < 0)
+                return -1;
+            e->seq = (uint64_t)iv;
+            return 0;
+        }
+        break;
+    case 4:
+        if (KEY("kind"))
+            return s_rd_str(r, &v) || (e->kind = s_kind_of(v)) == ENV_NONE ? -1 : 0;
+        if (KEY("time"))
+            return s_rd_int(r, &e->time);
+        if (KEY("item"))
+            return s_rd_bin(r, &e->item);
+        break;
+    case 5:
+        if (KEY("retry"))
+            return s_rd_bool(r, &e->retry);
+        if (KEY("epoch"))
+            return s_rd_str(r, &e->epoch);
+        if (KEY("since"))
+            return s_rd_str(r, &e->since);
+        if (KEY("users")) {
+            if (s_rd_count(r, 0, &n) || n > ENV_USERS_MAX)
+                return -1;
+            for (uint64_t j = 0; j < n; j++)
+                if (s_rd_str(r, &e->users[j]))
+                    return -1;
+            e->users_n = (uint32_t)n;
+            return 0;
+        }
+        break;
+    case 6:
+        if (KEY("sender"))
+            return s_rd_str(r, &e->sender);
+        if (KEY("origin"))
+            return s_rd_str(r, &e->origin);
+        if (KEY("status"))
+            return s_rd_str(r, &e->status);
+        if (KEY("stream"))
+            return s_rd_str(r, &e->stream);
+        if (KEY("stored"))
+            return s_rd_bool(r, &e->stored);
+        if (KEY("missed"))
+            return s_rd_int(r, &e->missed) || e->missed < -1 ? -1 : 0;
+        if (KEY("nusers"))
+            return s_rd_int(r, &e->nusers);
+        if (KEY("online")) {
+            if (s_rd_count(r, 0, &n) || n > ENV_USERS_MAX)
+                return -1;
+            for (uint64_t j = 0; j < n; j++)
+                if (s_rd_bool(r, &e->online[j]))
+                    return -1;
+            e->online_n = (uint32_t)n;
+            return 0;
+        }
+        break;
+    case 7:
+        if (KEY("session"))
+            return s_rd_str(r, &e->session);
+        break;
+    case 9:
+        if (KEY("recovered")) {
+            uint8_t b;
+            if (s_rd_bool(r, &b))
+                return -1;
+            e->recovered = (int8_t)b;
+            return 0;
+        }
+        if (KEY("nsessions"))
+            return s_rd_int(r, &e->nsessions);
+        break;
+    }
+    return s_walk(r->p, r->len, &r->pos, 1);    /* "v" and unknown keys: skipped */
+}
+
+#undef KEY
+
 int
 env_decode(const char *data, size_t len, env_t *e)
 {
-    /* One zone per process, cleared per message: decoding allocates only
-     * the object tree, and strings point into data (zero copy). */
-    static msgpack_zone *zone;
-    if (!zone && !(zone = msgpack_zone_new(4096)))
-        return -1;
     env_init(e, ENV_NONE);
-    if (env_check(data, len) < 0)
-        return -1;
-    msgpack_object root;
-    size_t off = 0;
-    msgpack_unpack_return r = msgpack_unpack(data, len, &off, zone, &root);
-    int rc = (r == MSGPACK_UNPACK_SUCCESS && off == len) ? s_decode_map(&root, e) : -1;
-    msgpack_zone_clear(zone);
-    return rc;
+    s_rd_t r = { (const unsigned char *)data, len, 0 };
+    uint64_t pairs;
+    /* each pair takes at least two bytes: a count over that is a lie */
+    if (!data || s_rd_count(&r, 1, &pairs) || pairs > (len - r.pos) / 2)
+        goto bad;
+    for (uint64_t i = 0; i < pairs; i++) {
+        env_str_t k;
+        if (s_rd_str(&r, &k) || s_rd_pair(&r, k, e))
+            goto bad;
+    }
+    if (r.pos != len)
+        goto bad;                       /* trailing bytes */
+    if (e->recovered < 0)
+        e->missed = -1;                 /* meaningful only with recovered (ENVELOPE.md) */
+    if (e->kind != ENV_NONE)
+        return 0;
+bad:
+    env_init(e, ENV_NONE);              /* nothing half-decoded survives a failure */
+    return -1;
 }
 
 /* Bytes of a str header at p[0] (fixstr, str8/16/32), or 0 if not a str. */

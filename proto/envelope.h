@@ -61,8 +61,9 @@ void        env_init(env_t *e, env_kind_t kind);     /* zero it, counts -1 */
 int         env_encode(const env_t *e, msgpack_sbuffer *out);
 int         env_decode(const char *data, size_t len, env_t *e);
 /* One msgpack object, exactly len bytes, no container claiming more
- * elements than bytes remain: 0, else -1. env_decode() runs it first, so
- * hostile input never makes msgpack-c allocate for a fake count. */
+ * elements than bytes remain: 0, else -1. env_decode() accepts nothing this
+ * refuses: it reads the map in place, in one pass, allocating nothing, and a
+ * count the bytes cannot hold is malformed there too. */
 int         env_check(const char *data, size_t len);
 /* What env_stamp() writes into an envelope: always seq and epoch; mid and
  * time too when set (mid.p not NULL, time not 0). */

@@ -14,16 +14,17 @@
 # per run. Exit status 1 if a run lost chats or failed. Stops everything it started.
 #
 # usage: scripts/bench-bus.sh [--rates LIST] [--batch LIST] [--users N] [--size B]
-#                             [--warmup S] [--duration S] [--window W]
+#                             [--warmup S] [--duration S] [--window W] [--broker-opts "ARGS"]
 #   defaults: rates 5000,10000,20000,50000,0; batch 1,2,4,8; 1000 users; 120-byte envelopes;
-#   1 s warmup, 5 s window; 4096 chats in flight at saturation. BENCH_BUS=path selects the
-#   binary (default build/bench-bus), BROKER= the broker (default build/zwsd-broker).
+#   1 s warmup, 5 s window; 4096 chats in flight at saturation; the broker with its defaults
+#   (--broker-opts "--turn-us 0": unpaced, what the hop itself costs in latency). BENCH_BUS=path
+#   selects the binary (default build/bench-bus), BROKER= the broker (default build/zwsd-broker).
 set -u
 # shellcheck source=scripts/bench-lib.sh
 . "$(dirname "$0")/bench-lib.sh"
 
 RATES="5000,10000,20000,50000,0" BATCHES="1,2,4,8" USERS=1000 SIZE=120 WARMUP=1 DURATION=5
-WINDOW=4096
+WINDOW=4096 BROKER_OPTS=""
 while [ $# -gt 0 ]; do
     case $1 in
     --rates) RATES=$2; shift 2 ;;
@@ -33,7 +34,8 @@ while [ $# -gt 0 ]; do
     --warmup) WARMUP=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --window) WINDOW=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --broker-opts) BROKER_OPTS=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-bus.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -47,8 +49,9 @@ done
 
 # The broker takes the place of zwsd in bench-lib's bookkeeping: its cleanup stops it.
 PUB_EP="ipc://$TMPD/pub" SUB_EP="ipc://$TMPD/sub"
-echo "+ $BROKER --pub $PUB_EP --sub $SUB_EP 2> $TMPD/broker.log &"
-"$BROKER" --pub "$PUB_EP" --sub "$SUB_EP" > "$TMPD/broker.log" 2>&1 &
+echo "+ $BROKER --pub $PUB_EP --sub $SUB_EP $BROKER_OPTS 2> $TMPD/broker.log &"
+# shellcheck disable=SC2086  # BROKER_OPTS is a list of arguments
+"$BROKER" --pub "$PUB_EP" --sub "$SUB_EP" $BROKER_OPTS > "$TMPD/broker.log" 2>&1 &
 ZPID=$!
 for i in $(seq 100); do
     [ -S "$TMPD/pub" ] && [ -S "$TMPD/sub" ] && break
@@ -56,7 +59,7 @@ for i in $(seq 100); do
     [ "$i" = 100 ] && { echo "bench-bus.sh: the broker's sockets did not appear in 5 s" >&2; exit 1; }
     sleep 0.05
 done
-echo "# broker pid $ZPID on $PUB_EP, $SUB_EP; $USERS users, ${SIZE}-byte envelopes," \
+echo "# broker pid $ZPID on $PUB_EP, $SUB_EP${BROKER_OPTS:+ ($BROKER_OPTS)}; $USERS users, ${SIZE}-byte envelopes," \
      "${WARMUP} s warmup, ${DURATION} s window"
 echo "# hop = broker + subscriber (CPU and context switches per chat received in the window);"
 echo "# pub = the publisher, pacing included; burst = ZeroMQ messages sent per publisher wake-up"

@@ -6,6 +6,10 @@
  *     accepts, msgpack-c unpacks whole (or refuses for nesting deeper than
  *     its stack of MSGPACK_EMBED_STACK_SIZE), so it never allocates for a
  *     count the bytes cannot hold;
+ *   - env_decode() (one pass over the bytes) agrees with env_ref.h, the
+ *     msgpack-c decoder it replaced: the same verdict and the same fields
+ *     (unless msgpack-c itself gave up: nesting deeper than its stack;
+ *     and an empty string msgpack-c handed over as NULL is present here);
  *   - a decoded envelope: a known kind, at most ENV_USERS_MAX users and
  *     online flags, every string inside the input (zero copy);
  *   - round trip: encode(decode(x)) passes env_check() and decodes to the
@@ -17,10 +21,11 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "env_ref.h"
 #include "envelope.h"
 #include "fuzz.h"
 
-static env_t s_e1, s_e2;    /* 2 KiB each: off the stack */
+static env_t s_e1, s_e2, s_ref;     /* 2 KiB each: off the stack */
 
 /* s points into buf[0..n) (compared as integers: s may be anything). */
 static int
@@ -125,7 +130,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK((r == MSGPACK_UNPACK_SUCCESS && off == size) || r == MSGPACK_UNPACK_NOMEM_ERROR);
         msgpack_zone_free(z);
     }
-    if (env_decode(p, size, &s_e1) != 0)
+    int rc = env_decode(p, size, &s_e1), ref = env_ref_decode(p, size, &s_ref);
+    FZ_CHECK(ref == -2 || rc == ref);
+    FZ_CHECK(rc != 0 || ref != 0 || env_ref_same(&s_e1, &s_ref));
+    if (rc != 0)
         return 0;
     FZ_CHECK(checked);
     s_check_decoded(p, size, &s_e1);

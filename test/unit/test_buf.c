@@ -2,7 +2,9 @@
  * reserve/append grow geometrically, consume drops from the front and keeps
  * the memory, free resets. Run: make build/test/test_buf && build/test/test_buf */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -118,6 +120,40 @@ Test(buf, append_and_appends)
     cr_assert_eq(buf_appends(&b, "again"), 0);
     cr_expect(b.len == 5 && memcmp(b.data, "again", 5) == 0);
     buf_free(&b);
+}
+
+/* buf_append_u64/i64 write what printf's %llu / %lld would, at the edges
+ * (0, one digit, powers of ten, the type's limits) and in between. */
+Test(buf, append_decimal_as_printf)
+{
+    static const unsigned long long u[] = { 0, 1, 9, 10, 99, 100, 4294967295ULL, 4294967296ULL,
+                                            9999999999999999999ULL, 10000000000000000000ULL,
+                                            ULLONG_MAX };
+    static const long long i[] = { 0, 1, -1, 9, -9, 10, -10, 123456789, -123456789,
+                                   LLONG_MAX, LLONG_MIN, LLONG_MIN + 1 };
+    char want[32];
+    for (size_t k = 0; k < sizeof u / sizeof *u; k++) {
+        buf_t b = { 0 };
+        cr_assert_eq(buf_append(&b, "x", 1), 0);
+        cr_assert_eq(buf_append_u64(&b, u[k]), 0);
+        int n = snprintf(want, sizeof want, "x%llu", u[k]);
+        cr_expect(b.len == (size_t)n && !memcmp(b.data, want, b.len), "%llu", u[k]);
+        buf_free(&b);
+    }
+    for (size_t k = 0; k < sizeof i / sizeof *i; k++) {
+        buf_t b = { 0 };
+        cr_assert_eq(buf_append_i64(&b, i[k]), 0);
+        int n = snprintf(want, sizeof want, "%lld", i[k]);
+        cr_expect(b.len == (size_t)n && !memcmp(b.data, want, b.len), "%lld", i[k]);
+        buf_free(&b);
+    }
+    for (unsigned long long v = 1; v < ULLONG_MAX / 3; v = v * 3 + 1) {
+        buf_t b = { 0 };
+        cr_assert_eq(buf_append_u64(&b, v), 0);
+        int n = snprintf(want, sizeof want, "%llu", v);
+        cr_expect(b.len == (size_t)n && !memcmp(b.data, want, b.len), "%llu", v);
+        buf_free(&b);
+    }
 }
 
 Test(buf, append_many_grows_and_keeps_bytes)
