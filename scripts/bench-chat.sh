@@ -16,8 +16,9 @@
 # the nginx master and its workers) from /proc, read before and after each run and divided by
 # the messages delivered (the run's connect and drain are included); zwsd-loadgen also samples
 # the same processes exactly at the edges of its measurement window (server_cpu_us_per_msg).
-# The generator's own CPU is printed too: both share this machine's cores. Stops everything it
-# started, also on error or ^C.
+# The generator's own CPU is printed too: both share this machine's cores. One "BENCH chat" line
+# per run as soon as the run ends (the lot again at the end, commented, as a summary). Stops
+# everything it started, also on error or ^C.
 #
 # usage: scripts/bench-chat.sh [--users N] [--workers W] [--procs P] [--rate R | --rates LIST]
 #                              [--until-saturated] [--inflight K] [--warmup S] [--duration S]
@@ -85,10 +86,15 @@ run() {
     lost=$(echo "$res" | bench_kv lost) p50=$(echo "$res" | bench_kv p50_us)
     KEPT_UP=$(awk -v r="${rate:-0}" -v m="${mps:-0}" -v l="${lost:-1}" -v rc="$rc" -v p="${p50:-0}" \
         'BEGIN { print (rc == 0 && l == 0 && (r == 0 || (m >= 0.95 * r && p <= 100000))) ? 1 : 0 }')
-    SUMMARY="$SUMMARY
-BENCH chat server=$SERVER run=$name users=$USERS workers=$WORKERS $(echo "$res" | tr ' ' '\n' | grep -E \
+    local line
+    line="BENCH chat server=$SERVER run=$name users=$USERS workers=$WORKERS $(echo "$res" | tr ' ' '\n' | grep -E \
 '^(loop|rate_target|inflight|msgs_per_s|p50_us|p90_us|p99_us|p999_us|max_us|lost|errors|gen_cpu_pct|gen_cpu_us_per_msg|server_cpu_pct|server_cpu_us_per_msg)=' \
         | tr '\n' ' ')server_cpu_us_per_msg_whole_run=$srv_us kept_up=$KEPT_UP rc=$rc"
+    # each run's line as soon as it is known: whatever ends the script later (a peer that
+    # crashed, an interrupt) cannot take the runs already measured with it
+    echo "$line"
+    SUMMARY="$SUMMARY
+${line#BENCH }"
 }
 
 # With --until-saturated, a run that did not keep up is the sweep's finding, not a failure: its
@@ -110,6 +116,7 @@ done
 bench_stop_zwsd
 
 echo
-echo "# summary (server_cpu_us_per_msg: in the window; _whole_run: /proc before/after the run)"
-echo "${SUMMARY#?}"
+echo "# summary, the BENCH lines above again (server_cpu_us_per_msg: in the window; _whole_run:"
+echo "# /proc before/after the run)"
+echo "${SUMMARY#?}" | sed 's/^/#   /'
 exit $RC

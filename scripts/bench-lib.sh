@@ -212,7 +212,7 @@ bench_stop_zwsd() {
     [ -n "$ZPID" ] || return 0
     local tree i
     tree=$(bench_tree "$ZPID")
-    kill -TERM "$ZPID" 2>/dev/null
+    kill -TERM "$ZPID" 2>/dev/null || true     # (set -e callers: it may be gone already)
     for i in $(seq 150); do
         kill -0 "$ZPID" 2>/dev/null || break
         sleep 0.1
@@ -220,7 +220,7 @@ bench_stop_zwsd() {
     if kill -0 "$ZPID" 2>/dev/null; then
         echo "bench: pid $ZPID did not stop within 15 s of SIGTERM; killing" >&2
         # shellcheck disable=SC2086  # one pid per word
-        kill -KILL $tree 2>/dev/null
+        kill -KILL $tree 2>/dev/null || true
     fi
     wait "$ZPID" 2>/dev/null || true
     # nginx replaces a crashed worker and carries on: the run's figures (CPU of a changed
@@ -233,7 +233,7 @@ bench_stop_zwsd() {
     for i in $tree; do
         if kill -0 "$i" 2>/dev/null; then
             echo "bench: pid $i ($(cat /proc/"$i"/comm 2>/dev/null)) outlived the supervisor; killing" >&2
-            kill -KILL "$i" 2>/dev/null
+            kill -KILL "$i" 2>/dev/null || true
         fi
     done
     ZPID=""

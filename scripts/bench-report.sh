@@ -231,7 +231,7 @@ tables() {
         sw_cpu[key] = kv("server_cpu_us_per_msg") + 0; sw_lost[key] = kv("lost") + 0
         sw_ok[key] = kv("lost") + 0 == 0 && kv("msgs_per_s") + 0 >= 0.95 * r && kv("p50_us") + 0 <= 100000   # as bench-chat.sh
         if (kv("msgs_per_s") + 0 > 0)     # a run that delivered nothing has no point to plot
-            print r, kv("msgs_per_s"), kv("p50_us") / 1000, kv("p99_us") / 1000, kv("server_cpu_us_per_msg"), kv("kept_up") > (data "/sweep-" s ".dat") }
+            print r, kv("msgs_per_s"), kv("p50_us") / 1000, kv("p99_us") / 1000, sw_cpu[key] < 0 ? "NaN" : kv("server_cpu_us_per_msg"), kv("kept_up") > (data "/sweep-" s ".dat") }
     /^BENCH chat/ && kv("loop") == "closed" {
         s = kv("server"); if (!(s in closed)) ncl++; closed[s] = 1; cl_got[s] = kv("msgs_per_s") + 0; cl_p50[s] = kv("p50_us"); cl_p99[s] = kv("p99_us")
         cl_cpu[s] = kv("server_cpu_us_per_msg"); cl_gen[s] = kv("gen_cpu_us_per_msg"); cl_lost[s] = kv("lost")
@@ -287,15 +287,16 @@ tables() {
                 printf "| %s |", num(r)
                 for (j = 1; j <= ns; j++) { k = S[j] SUBSEP r
                     if ((k in sw_got) && sw_got[k] + 0 == 0) printf " not measured | – | – | – |"
-                    else if (k in sw_got) printf " %s%s | %s | %s | %s |", num(sw_got[k]), sw_ok[k] == 1 ? "" : sw_lost[k] ? " (behind, " num(sw_lost[k]) " lost)" : " (behind)", msf(sw_p50[k]), msf(sw_p99[k]), us1(sw_cpu[k])
+                    else if (k in sw_got) printf " %s%s | %s | %s | %s |", num(sw_got[k]), sw_ok[k] == 1 ? "" : sw_lost[k] ? " (behind, " num(sw_lost[k]) " lost)" : " (behind)", msf(sw_p50[k]), msf(sw_p99[k]), sw_cpu[k] < 0 ? "n/a" : us1(sw_cpu[k])
                     else printf " – | – | – | – |" }
                 for (j = 2; j <= ns; j++) { y = S[j] SUBSEP r
-                    printf " %s |", (((z in sw_cpu) && (y in sw_cpu) && sw_cpu[y] > 0) ? sprintf("%.2f", sw_cpu[z] / sw_cpu[y]) : "–") }
+                    printf " %s |", (((z in sw_cpu) && (y in sw_cpu) && sw_cpu[y] > 0 && sw_cpu[z] > 0) ? sprintf("%.2f", sw_cpu[z] / sw_cpu[y]) : "–") }
                 print "" }
             print ""
             print "\"(behind)\": under 95 % of the offered rate delivered in the window, messages lost, or a median latency"
             print "over 100 ms (a growing queue); the sweep stops after two such rates in a row. \"–\": not run. \"not"
             print "measured\": the run delivered nothing in its window (connections failed: a server that crashed, see its log)."
+            print "\"n/a\" CPU: server processes died in the window (nginx replaces crashed workers), so /proc cannot tell."
             print ""
             print "![latency against offered rate](" plots "/chat-latency.png)"
             print "![server CPU per message against offered rate](" plots "/chat-cpu.png)" }
