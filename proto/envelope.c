@@ -202,43 +202,44 @@ typedef struct {
     size_t               len, pos;
 } s_rd_t;
 
-/* A str at the cursor: its bytes into *out. -1 if not a str or truncated. */
-static int
-s_rd_str(s_rd_t *r, env_str_t *out)
+/* Bytes of a str header at p[0] (fixstr, str8/16/32), or 0 if not a str. */
+static size_t
+s_str_head(unsigned char b)
 {
-    if (r->pos >= r->len)
+    if (b >= 0xa0 && b <= 0xbf)
+        return 1;
+    return b == 0xd9 ? 2 : b == 0xda ? 3 : b == 0xdb ? 5 : 0;
+}
+
+/* A str or bin at the cursor whose header (type byte included) takes hd
+ * bytes, 0 for neither: its bytes into *out. -1 if not one or truncated. */
+static int
+s_rd_sized(s_rd_t *r, size_t hd, env_str_t *out)
+{
+    if (!hd || r->pos >= r->len || r->len - r->pos < hd)
         return -1;
-    unsigned char b = r->p[r->pos];
-    size_t w = b >= 0xa0 && b <= 0xbf ? 0 : b == 0xd9 ? 1 : b == 0xda ? 2 : b == 0xdb ? 4 : 9;
-    if (w == 9 || r->len - r->pos - 1 < w)
-        return -1;
-    uint64_t n = w ? s_be(r->p + r->pos + 1, (int)w) : (uint64_t)(b & 0x1f);
-    size_t at = r->pos + 1 + w;
+    const unsigned char *h = r->p + r->pos;
+    uint64_t n = hd == 1 ? (uint64_t)(h[0] & 0x1f) : s_be(h + 1, (int)hd - 1);
+    size_t at = r->pos + hd;
     if (n > r->len - at)
         return -1;
     out->p = (const char *)r->p + at;
-    out->n = (uint32_t)n;               /* <= len, and str32's n fits 32 bits */
+    out->n = (uint32_t)n;               /* <= len, and a 32-bit length fits */
     r->pos = at + (size_t)n;
     return 0;
 }
 
 static int
+s_rd_str(s_rd_t *r, env_str_t *out)
+{
+    return s_rd_sized(r, r->pos < r->len ? s_str_head(r->p[r->pos]) : 0, out);
+}
+
+static int
 s_rd_bin(s_rd_t *r, env_str_t *out)
 {
-    if (r->pos >= r->len)
-        return -1;
-    unsigned char b = r->p[r->pos];
-    size_t w = b == 0xc4 ? 1 : b == 0xc5 ? 2 : b == 0xc6 ? 4 : 0;
-    if (!w || r->len - r->pos - 1 < w)
-        return -1;
-    uint64_t n = s_be(r->p + r->pos + 1, (int)w);
-    size_t at = r->pos + 1 + w;
-    if (n > r->len - at)
-        return -1;
-    out->p = (const char *)r->p + at;
-    out->n = (uint32_t)n;
-    r->pos = at + (size_t)n;
-    return 0;
+    unsigned char b = r->pos < r->len ? r->p[r->pos] : 0;
+    return s_rd_sized(r, b == 0xc4 ? 2 : b == 0xc5 ? 3 : b == 0xc6 ? 5 : 0, out);
 }
 
 /* An integer that fits int64_t (a uint64 above INT64_MAX is -1, as before). */
@@ -434,15 +435,6 @@ env_decode(const char *data, size_t len, env_t *e)
 bad:
     env_init(e, ENV_NONE);              /* nothing half-decoded survives a failure */
     return -1;
-}
-
-/* Bytes of a str header at p[0] (fixstr, str8/16/32), or 0 if not a str. */
-static size_t
-s_str_head(unsigned char b)
-{
-    if (b >= 0xa0 && b <= 0xbf)
-        return 1;
-    return b == 0xd9 ? 2 : b == 0xda ? 3 : b == 0xdb ? 5 : 0;
 }
 
 /* One object at *pos, as s_walk(p, len, pos, 1), the scalars of an
